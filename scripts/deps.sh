@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing fedtrace need,
+# only those missing; prints nothing when everything is there.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
+liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,646 @@
+/*
+ * test_kv_conformance.c - the one suite every store backend passes.
+ *
+ * Runs every case against memory: and lmdb:, each with every capability
+ * mask (none, list, cas, list+cas).  Cases for a capability the store lacks
+ * check that the call is refused with FT_UNSUPPORTED and a message.  More
+ * stores (a Redis or PostgreSQL started by an integration test) are added
+ * with FT_TEST_STORE_URLS="url1 url2 ..."; each such URL gets the same
+ * masks appended.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedtrace/kv.h"
+#include "ft_tmp.h"
+
+static int64_t fake_now = 1700000000000;
+static int64_t fake_clock(void)
+{
+    return __atomic_load_n(&fake_now, __ATOMIC_SEQ_CST);
+}
+
+typedef struct fixture {
+    char url[512];
+    ft_kv *kv;
+    ft_arena *arena;
+    unsigned caps;
+} fixture;
+
+#define K(...)                                                               \
+    ((ft_kv_key){(const ft_str[]){__VA_ARGS__},                              \
+                 sizeof((const ft_str[]){__VA_ARGS__}) / sizeof(ft_str)})
+#define S(lit) FT_STR_LIT(lit)
+
+static char *urls[64];
+static size_t n_urls;
+static char *tmpdirs[8];
+static size_t n_tmpdirs;
+static unsigned store_seq;
+
+/* Each test gets a fresh, empty store: a new memory name, or a new lmdb
+ * directory, or (for external URLs) whatever is there after deleting
+ * every key of the previous test. */
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    const char *base = *state;
+    char fresh[512];
+    const char *q = strchr(base, '?');
+    size_t head = q ? (size_t)(q - base) : strlen(base);
+    if (strncmp(base, "memory:", 7) == 0) {
+        snprintf(fresh, sizeof fresh, "memory:conf%u%s", ++store_seq,
+                 q ? q : "");
+    } else if (strncmp(base, "lmdb:", 5) == 0) {
+        snprintf(fresh, sizeof fresh, "%.*s/s%u%s", (int)head, base,
+                 ++store_seq, q ? q : "");
+    } else {
+        snprintf(fresh, sizeof fresh, "%s", base);
+    }
+    snprintf(f->url, sizeof f->url, "%s", fresh);
+    ft_err err = {0};
+    ft_code rc = ft_kv_open(f->url, &f->kv, &err);
+    if (rc != FT_OK)
+        fail_msg("open %s: %s", f->url, err.msg);
+    f->arena = ft_arena_create(0);
+    f->caps = ft_kv_caps(f->kv);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ft_kv_close(f->kv);
+    ft_arena_destroy(f->arena);
+    free(f);
+    return 0;
+}
+
+static void expect_kv(fixture *f, ft_kv_key k, const char *want,
+                         size_t want_len)
+{
+    ft_str v;
+    ft_err err = {0};
+    ft_code rc = ft_kv_get(f->kv, k, f->arena, &v, &err);
+    if (want == NULL) {
+        assert_int_equal(rc, FT_NOTFOUND);
+        return;
+    }
+    if (rc != FT_OK)
+        fail_msg("%s: get: %s (%s)", f->url, ft_code_name(rc), err.msg);
+    assert_int_equal(v.len, want_len);
+    assert_memory_equal(v.ptr, want, want_len);
+}
+
+static void test_get_set_delete(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    expect_kv(f, K(S("a"), S("b")), NULL, 0);
+    assert_int_equal(ft_kv_set(f->kv, K(S("a"), S("b")), S("one"), 0, &err), FT_OK);
+    expect_kv(f, K(S("a"), S("b")), "one", 3);
+    /* a tuple is not its concatenation */
+    expect_kv(f, K(S("ab")), NULL, 0);
+    expect_kv(f, K(S("a")), NULL, 0);
+    assert_int_equal(ft_kv_set(f->kv, K(S("a"), S("b")), S("two!"), 0, &err), FT_OK);
+    expect_kv(f, K(S("a"), S("b")), "two!", 4);
+    assert_int_equal(ft_kv_delete(f->kv, K(S("a"), S("b")), &err), FT_OK);
+    expect_kv(f, K(S("a"), S("b")), NULL, 0);
+    /* deleting what is absent is fine */
+    assert_int_equal(ft_kv_delete(f->kv, K(S("a"), S("b")), &err), FT_OK);
+}
+
+static void test_binary_keys_and_values(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    ft_str zero = {"x\0y", 3}, ff = {"\xff\x00\x01", 3}, empty = {"", 0};
+    ft_str val = {"\0\xff\0", 3};
+    assert_int_equal(ft_kv_set(f->kv, K(zero, empty), val, 0, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(ff), S("ff"), 0, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(empty), S(""), 0, &err), FT_OK);
+    expect_kv(f, K(zero, empty), "\0\xff\0", 3);
+    expect_kv(f, K(ff), "ff", 2);
+    expect_kv(f, K(empty), "", 0);
+    expect_kv(f, K(zero), NULL, 0);
+    expect_kv(f, K(S("x")), NULL, 0);
+}
+
+static void test_bad_keys(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    ft_kv_key none = {NULL, 0};
+    assert_int_equal(ft_kv_set(f->kv, none, S("v"), 0, &err), FT_INVAL);
+    assert_true(strlen(err.msg) > 0);
+    ft_str many[FT_KV_MAX_PARTS + 1];
+    for (size_t i = 0; i < FT_KV_MAX_PARTS + 1; i++)
+        many[i] = S("p");
+    ft_kv_key too_long = {many, FT_KV_MAX_PARTS + 1};
+    assert_int_equal(ft_kv_set(f->kv, too_long, S("v"), 0, &err), FT_INVAL);
+    /* a batch with one bad op applies nothing */
+    ft_kv_op ops[2] = {{FT_KV_SET, K(S("ok")), S("v"), 0},
+                       {FT_KV_SET, none, S("v"), 0}};
+    assert_int_equal(ft_kv_batch(f->kv, ops, 2, &err), FT_INVAL);
+    expect_kv(f, K(S("ok")), NULL, 0);
+}
+
+static void test_batch(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    assert_int_equal(ft_kv_set(f->kv, K(S("t"), S("gone")), S("x"), 0, &err), FT_OK);
+    ft_kv_op ops[] = {
+        {FT_KV_SET, K(S("t"), S("1")), S("one"), 0},
+        {FT_KV_SET, K(S("t"), S("2")), S("two"), 0},
+        {FT_KV_DELETE, K(S("t"), S("gone")), {NULL, 0}, 0},
+        {FT_KV_SET, K(S("t"), S("1")), S("uno"), 0}, /* later op wins */
+    };
+    assert_int_equal(ft_kv_batch(f->kv, ops, 4, &err), FT_OK);
+    expect_kv(f, K(S("t"), S("1")), "uno", 3);
+    expect_kv(f, K(S("t"), S("2")), "two", 3);
+    expect_kv(f, K(S("t"), S("gone")), NULL, 0);
+    assert_int_equal(ft_kv_batch(f->kv, ops, 0, &err), FT_OK);
+}
+
+static void test_large_value(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    size_t n = 3u << 20;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i * 31 + 7);
+    assert_int_equal(ft_kv_set(f->kv, K(S("big")), (ft_str){big, n}, 0, &err), FT_OK);
+    expect_kv(f, K(S("big")), big, n);
+    free(big);
+}
+
+static void test_ttl(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    fake_now = 1700000000000;
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("short")), S("s"), 1000, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("long")), S("l"), 100000, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("none")), S("n"), 0, &err), FT_OK);
+    /* overwriting without TTL removes the expiry */
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("cleared")), S("c"), 1000, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("cleared")), S("c"), 0, &err), FT_OK);
+    expect_kv(f, K(S("ttl"), S("short")), "s", 1);
+    fake_now += 999;
+    expect_kv(f, K(S("ttl"), S("short")), "s", 1);
+    fake_now += 1;
+    expect_kv(f, K(S("ttl"), S("short")), NULL, 0);
+    expect_kv(f, K(S("ttl"), S("long")), "l", 1);
+    expect_kv(f, K(S("ttl"), S("cleared")), "c", 1);
+    if (f->caps & FT_KV_CAP_LIST) {
+        ft_kv_entry *e;
+        size_t n;
+        assert_int_equal(ft_kv_list(f->kv, K(S("ttl")), NULL, f->arena, &e, &n, &err), FT_OK);
+        assert_int_equal(n, 3); /* cleared, long, none */
+    }
+    if (f->caps & FT_KV_CAP_CAS) {
+        /* an expired key counts as absent for CAS */
+        assert_int_equal(ft_kv_cas(f->kv, K(S("ttl"), S("short")), NULL, &S("new"), 0, &err), FT_OK);
+        expect_kv(f, K(S("ttl"), S("short")), "new", 3);
+    }
+    size_t removed = 0;
+    assert_int_equal(ft_kv_sweep(f->kv, 0, &removed, &err), FT_OK);
+    expect_kv(f, K(S("ttl"), S("long")), "l", 1);
+    fake_now += 100000;
+    expect_kv(f, K(S("ttl"), S("long")), NULL, 0);
+    assert_int_equal(ft_kv_sweep(f->kv, 0, &removed, &err), FT_OK);
+    expect_kv(f, K(S("ttl"), S("none")), "n", 1);
+    ft_kv_stats st;
+    assert_int_equal(ft_kv_stats_get(f->kv, &st, &err), FT_OK);
+    if (strncmp(f->url, "memory:", 7) == 0 || strncmp(f->url, "lmdb:", 5) == 0) {
+        /* the swept entries are really gone from the store */
+        assert_int_equal(st.entries, (f->caps & FT_KV_CAP_CAS) ? 3 : 2);
+        assert_int_equal(st.expiring, 0);
+    }
+    fake_now = 1700000000000;
+}
+
+static void list_all(fixture *f, ft_kv_key prefix, const ft_kv_list_opts *o,
+                     ft_kv_entry **e, size_t *n)
+{
+    ft_err err = {0};
+    ft_code rc = ft_kv_list(f->kv, prefix, o, f->arena, e, n, &err);
+    if (rc != FT_OK)
+        fail_msg("%s: list: %s", f->url, err.msg);
+}
+
+static void assert_key(ft_kv_key k, size_t n, const char *const *parts)
+{
+    assert_int_equal(k.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(k.parts[i].len, strlen(parts[i]));
+        assert_memory_equal(k.parts[i].ptr, parts[i], k.parts[i].len);
+    }
+}
+
+static void test_list(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    ft_kv_entry *e = NULL;
+    size_t n = 0;
+    if (!(f->caps & FT_KV_CAP_LIST)) {
+        assert_int_equal(ft_kv_list(f->kv, K(S("p")), NULL, f->arena, &e, &n, &err), FT_UNSUPPORTED);
+        assert_non_null(strstr(err.msg, "list"));
+        return;
+    }
+    /* inserted out of order */
+    const char *keys[][3] = {
+        {"p", "b", NULL}, {"p", "a", "2"}, {"p", NULL, NULL}, {"p", "a", NULL},
+        {"p", "a", "10"}, {"pa", NULL, NULL}, {"o", "z", NULL}, {"p", "c", NULL},
+        {"q", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        ft_str parts[3];
+        size_t np = 0;
+        while (np < 3 && keys[i][np] != NULL) {
+            parts[np] = ft_str_c(keys[i][np]);
+            np++;
+        }
+        char val[8];
+        snprintf(val, sizeof val, "v%zu", i);
+        assert_int_equal(ft_kv_set(f->kv, (ft_kv_key){parts, np}, ft_str_c(val), 0, &err), FT_OK);
+    }
+    list_all(f, K(S("p")), NULL, &e, &n);
+    assert_int_equal(n, 6);
+    assert_key(e[0].key, 1, (const char *[]){"p"});
+    assert_key(e[1].key, 2, (const char *[]){"p", "a"});
+    assert_key(e[2].key, 3, (const char *[]){"p", "a", "10"});
+    assert_key(e[3].key, 3, (const char *[]){"p", "a", "2"});
+    assert_key(e[4].key, 2, (const char *[]){"p", "b"});
+    assert_key(e[5].key, 2, (const char *[]){"p", "c"});
+    assert_int_equal(e[4].value.len, 2);
+    assert_memory_equal(e[4].value.ptr, "v0", 2);
+
+    ft_kv_list_opts rev = {true, NULL, 0};
+    list_all(f, K(S("p")), &rev, &e, &n);
+    assert_int_equal(n, 6);
+    assert_key(e[0].key, 2, (const char *[]){"p", "c"});
+    assert_key(e[5].key, 1, (const char *[]){"p"});
+
+    ft_kv_list_opts lim = {false, NULL, 2};
+    list_all(f, K(S("p"), S("a")), &lim, &e, &n);
+    assert_int_equal(n, 2);
+    assert_key(e[1].key, 3, (const char *[]){"p", "a", "10"});
+
+    /* cursor: forward after ["p","a","10"] */
+    ft_kv_key after = K(S("p"), S("a"), S("10"));
+    ft_kv_list_opts cur = {false, &after, 0};
+    list_all(f, K(S("p")), &cur, &e, &n);
+    assert_int_equal(n, 3);
+    assert_key(e[0].key, 3, (const char *[]){"p", "a", "2"});
+    /* reverse from ["p","b"] */
+    ft_kv_key rafter = K(S("p"), S("b"));
+    ft_kv_list_opts rcur = {true, &rafter, 2};
+    list_all(f, K(S("p")), &rcur, &e, &n);
+    assert_int_equal(n, 2);
+    assert_key(e[0].key, 3, (const char *[]){"p", "a", "2"});
+    assert_key(e[1].key, 3, (const char *[]){"p", "a", "10"});
+    /* a cursor that is not itself a key, before and past the range */
+    ft_kv_key mid = K(S("p"), S("aa"));
+    ft_kv_list_opts mcur = {true, &mid, 0};
+    list_all(f, K(S("p")), &mcur, &e, &n);
+    assert_int_equal(n, 4);
+    ft_kv_key past = K(S("zzz"));
+    ft_kv_list_opts pcur = {true, &past, 1};
+    list_all(f, K(S("p")), &pcur, &e, &n);
+    assert_int_equal(n, 1);
+    assert_key(e[0].key, 2, (const char *[]){"p", "c"});
+    ft_kv_list_opts fpast = {false, &past, 0};
+    list_all(f, K(S("p")), &fpast, &e, &n);
+    assert_int_equal(n, 0);
+
+    /* the empty prefix lists the whole store, both ways */
+    ft_kv_key all = {NULL, 0};
+    list_all(f, all, NULL, &e, &n);
+    assert_int_equal(n, 9);
+    assert_key(e[0].key, 2, (const char *[]){"o", "z"});
+    assert_key(e[8].key, 1, (const char *[]){"q"});
+    list_all(f, all, &rev, &e, &n);
+    assert_int_equal(n, 9);
+    assert_key(e[0].key, 1, (const char *[]){"q"});
+    /* nothing under an absent prefix */
+    list_all(f, K(S("nope")), &rev, &e, &n);
+    assert_int_equal(n, 0);
+}
+
+/* Keys with bytes 0x00 and 0xFF sort and match as tuples. */
+static void test_list_binary(void **state)
+{
+    fixture *f = *state;
+    if (!(f->caps & FT_KV_CAP_LIST))
+        return;
+    ft_err err = {0};
+    ft_str a0 = {"a\0", 2}, aff = {"a\xff", 2}, a = S("a");
+    assert_int_equal(ft_kv_set(f->kv, K(a0), S("1"), 0, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(aff), S("2"), 0, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(a, S("x")), S("3"), 0, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(a), S("4"), 0, &err), FT_OK);
+    ft_kv_entry *e;
+    size_t n;
+    list_all(f, K(a), NULL, &e, &n);
+    assert_int_equal(n, 2); /* ["a"], ["a","x"]; not "a\0" nor "a\xff" */
+    list_all(f, K(a0), NULL, &e, &n);
+    assert_int_equal(n, 1);
+    assert_true(ft_str_eq(e[0].key.parts[0], a0));
+    ft_kv_list_opts rev = {true, NULL, 0};
+    ft_kv_key all = {NULL, 0};
+    list_all(f, all, &rev, &e, &n);
+    assert_int_equal(n, 4);
+    assert_true(ft_str_eq(e[0].key.parts[0], aff));
+    assert_true(ft_str_eq(e[1].key.parts[0], a0));
+    assert_int_equal(e[2].key.n, 2);
+    assert_int_equal(e[3].key.n, 1);
+}
+
+/* Paging with limit + cursor visits exactly what one scan visits. */
+static void test_list_paging(void **state)
+{
+    fixture *f = *state;
+    if (!(f->caps & FT_KV_CAP_LIST))
+        return;
+    ft_err err = {0};
+    enum { N = 257 };
+    ft_kv_op ops[N];
+    char names[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "%05d", (i * 7919) % N);
+        ops[i] = (ft_kv_op){FT_KV_SET, {NULL, 2}, ft_str_c(names[i]), 0};
+        ft_str *parts = ft_arena_alloc(f->arena, 2 * sizeof *parts);
+        parts[0] = S("pg");
+        parts[1] = ft_str_c(names[i]);
+        ops[i].key.parts = parts;
+    }
+    assert_int_equal(ft_kv_batch(f->kv, ops, N, &err), FT_OK);
+    for (int reverse = 0; reverse < 2; reverse++) {
+        ft_kv_key cursor = {NULL, 0};
+        int seen = 0;
+        char last[8] = "";
+        for (;;) {
+            ft_kv_list_opts o = {reverse, seen ? &cursor : NULL, 10};
+            ft_kv_entry *e;
+            size_t n;
+            list_all(f, K(S("pg")), &o, &e, &n);
+            if (n == 0)
+                break;
+            for (size_t i = 0; i < n; i++) {
+                char cur[8];
+                snprintf(cur, sizeof cur, "%.*s", (int)e[i].key.parts[1].len,
+                         e[i].key.parts[1].ptr);
+                if (seen)
+                    assert_true(reverse ? strcmp(cur, last) < 0
+                                        : strcmp(cur, last) > 0);
+                snprintf(last, sizeof last, "%s", cur);
+                seen++;
+            }
+            cursor = e[n - 1].key;
+        }
+        assert_int_equal(seen, N);
+    }
+}
+
+static void test_cas(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    ft_kv_key k = K(S("cas"), S("k"));
+    if (!(f->caps & FT_KV_CAP_CAS)) {
+        assert_int_equal(ft_kv_cas(f->kv, k, NULL, &S("v"), 0, &err), FT_UNSUPPORTED);
+        assert_non_null(strstr(err.msg, "compare-and-swap"));
+        return;
+    }
+    assert_int_equal(ft_kv_cas(f->kv, k, &S("x"), &S("v1"), 0, &err), FT_CONFLICT);
+    expect_kv(f, k, NULL, 0);
+    assert_int_equal(ft_kv_cas(f->kv, k, NULL, &S("v1"), 0, &err), FT_OK);
+    assert_int_equal(ft_kv_cas(f->kv, k, NULL, &S("v2"), 0, &err), FT_CONFLICT);
+    assert_int_equal(ft_kv_cas(f->kv, k, &S("v"), &S("v2"), 0, &err), FT_CONFLICT);
+    assert_int_equal(ft_kv_cas(f->kv, k, &S("v1x"), &S("v2"), 0, &err), FT_CONFLICT);
+    expect_kv(f, k, "v1", 2);
+    assert_int_equal(ft_kv_cas(f->kv, k, &S("v1"), &S("v2"), 0, &err), FT_OK);
+    expect_kv(f, k, "v2", 2);
+    assert_int_equal(ft_kv_cas(f->kv, k, &S("v2"), NULL, 0, &err), FT_OK);
+    expect_kv(f, k, NULL, 0);
+    /* with TTL */
+    fake_now = 1700000000000;
+    assert_int_equal(ft_kv_cas(f->kv, k, NULL, &S("t"), 50, &err), FT_OK);
+    fake_now += 50;
+    expect_kv(f, k, NULL, 0);
+    assert_int_equal(ft_kv_cas(f->kv, k, &S("t"), &S("u"), 0, &err), FT_CONFLICT);
+    fake_now = 1700000000000;
+}
+
+typedef struct counter_arg {
+    const char *url;
+    int rounds;
+    int conflicts;
+} counter_arg;
+
+/* Each thread increments a counter through CAS on its own handle. */
+static void *counter_thread(void *p)
+{
+    counter_arg *a = p;
+    ft_kv *kv;
+    ft_err err = {0};
+    if (ft_kv_open(a->url, &kv, &err) != FT_OK)
+        return "open failed";
+    ft_arena *ar = ft_arena_create(0);
+    ft_kv_key k = K(S("ctr"));
+    for (int i = 0; i < a->rounds; i++) {
+        for (;;) {
+            ft_arena_reset(ar);
+            ft_str cur;
+            ft_code rc = ft_kv_get(kv, k, ar, &cur, &err);
+            long v = 0;
+            if (rc == FT_OK)
+                v = strtol(ft_arena_strndup(ar, cur.ptr, cur.len), NULL, 10);
+            else if (rc != FT_NOTFOUND)
+                return "get failed";
+            char buf[32];
+            snprintf(buf, sizeof buf, "%ld", v + 1);
+            rc = ft_kv_cas(kv, k, rc == FT_OK ? &cur : NULL, &(ft_str){buf, strlen(buf)}, 0, &err);
+            if (rc == FT_OK)
+                break;
+            if (rc != FT_CONFLICT)
+                return "cas failed";
+            a->conflicts++;
+        }
+    }
+    ft_arena_destroy(ar);
+    ft_kv_close(kv);
+    return NULL;
+}
+
+static void test_cas_concurrent(void **state)
+{
+    fixture *f = *state;
+    if (!(f->caps & FT_KV_CAP_CAS))
+        return;
+    enum { T = 8, R = 100 };
+    pthread_t th[T];
+    counter_arg args[T];
+    for (int i = 0; i < T; i++) {
+        args[i] = (counter_arg){f->url, R, 0};
+        pthread_create(&th[i], NULL, counter_thread, &args[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        if (ret != NULL)
+            fail_msg("thread %d: %s", i, (char *)ret);
+    }
+    char want[16];
+    snprintf(want, sizeof want, "%d", T * R);
+    expect_kv(f, K(S("ctr")), want, strlen(want));
+}
+
+/* Random operations applied to this store and to the memory reference
+ * must leave both with the same listing. */
+static void test_differential(void **state)
+{
+    fixture *f = *state;
+    if (!(f->caps & FT_KV_CAP_LIST))
+        return;
+    ft_kv *ref;
+    ft_err err = {0};
+    assert_int_equal(ft_kv_open("memory:", &ref, &err), FT_OK);
+    unsigned seed = 12345;
+    for (int i = 0; i < 2000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        char a[4], b[4], v[12];
+        snprintf(a, sizeof a, "%c", 'a' + (seed >> 8) % 3);
+        snprintf(b, sizeof b, "%u", (seed >> 12) % 40);
+        snprintf(v, sizeof v, "%u", seed % 100000);
+        ft_kv_key k = {(ft_str[]){ft_str_c(a), ft_str_c(b)}, 1 + (seed >> 20) % 2};
+        ft_kv_op op = {(seed >> 24) % 4 == 0 ? FT_KV_DELETE : FT_KV_SET, k, ft_str_c(v), 0};
+        assert_int_equal(ft_kv_batch(f->kv, &op, 1, &err), FT_OK);
+        assert_int_equal(ft_kv_batch(ref, &op, 1, &err), FT_OK);
+    }
+    for (int reverse = 0; reverse < 2; reverse++) {
+        ft_kv_list_opts o = {reverse, NULL, 0};
+        ft_kv_entry *e1, *e2;
+        size_t n1, n2;
+        ft_kv_key all = {NULL, 0};
+        list_all(f, all, &o, &e1, &n1);
+        assert_int_equal(ft_kv_list(ref, all, &o, f->arena, &e2, &n2, &err), FT_OK);
+        assert_int_equal(n1, n2);
+        for (size_t i = 0; i < n1; i++) {
+            assert_int_equal(e1[i].key.n, e2[i].key.n);
+            for (size_t j = 0; j < e1[i].key.n; j++)
+                assert_true(ft_str_eq(e1[i].key.parts[j], e2[i].key.parts[j]));
+            assert_true(ft_str_eq(e1[i].value, e2[i].value));
+        }
+    }
+    ft_kv_close(ref);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    ft_kv *kv;
+    ft_err err = {0};
+    assert_int_equal(ft_kv_open("nosuch:x", &kv, &err), FT_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "nosuch"));
+    assert_int_equal(ft_kv_open("no-scheme", &kv, &err), FT_INVAL);
+    assert_int_equal(ft_kv_open("memory:?caps=bogus", &kv, &err), FT_INVAL);
+    assert_non_null(strstr(err.msg, "bogus"));
+    assert_int_equal(ft_kv_open("lmdb:", &kv, &err), FT_INVAL);
+    assert_int_equal(ft_kv_open("lmdb:/proc/forbidden/x", &kv, &err), FT_IO);
+    assert_non_null(strstr(err.msg, "/proc/forbidden"));
+    assert_int_equal(ft_kv_open("memory:?caps=cas", &kv, &err), FT_OK);
+    assert_int_equal(ft_kv_caps(kv), FT_KV_CAP_CAS);
+    assert_string_equal(ft_kv_scheme(kv), "memory");
+    ft_kv_close(kv);
+}
+
+/* Allocation failures anywhere return FT_NOMEM and leave the store as it
+ * was; the suite's leak checker (ASan) sees nothing leaked. */
+static void test_alloc_failures(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    for (long n = 0; n < 40; n++) {
+        ft_kv_op ops[2] = {{FT_KV_SET, K(S("af"), S("1")), S("one"), 0},
+                           {FT_KV_SET, K(S("af"), S("2")), S("two"), 0}};
+        ft_alloc_fail_after(n);
+        ft_code rc = ft_kv_batch(f->kv, ops, 2, &err);
+        ft_alloc_fail_after(-1);
+        if (rc == FT_OK) {
+            expect_kv(f, K(S("af"), S("2")), "two", 3);
+            break;
+        }
+        assert_int_equal(rc, FT_NOMEM);
+        expect_kv(f, K(S("af"), S("1")), NULL, 0);
+        expect_kv(f, K(S("af"), S("2")), NULL, 0);
+    }
+}
+
+#define CASES(X)                                                             \
+    X(test_get_set_delete) X(test_binary_keys_and_values) X(test_bad_keys)   \
+    X(test_batch) X(test_large_value) X(test_ttl) X(test_list)               \
+    X(test_list_binary) X(test_list_paging) X(test_cas)                      \
+    X(test_cas_concurrent) X(test_differential) X(test_alloc_failures)
+
+static int run_for(const char *url)
+{
+    char name[600];
+    snprintf(name, sizeof name, "kv conformance: %s", url);
+#define T(fn) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)(uintptr_t)url),
+    const struct CMUnitTest tests[] = {CASES(T)};
+#undef T
+    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+}
+
+static void add_with_masks(const char *base)
+{
+    static const char *masks[] = {"", "?caps=list", "?caps=cas", "?caps=none"};
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = strlen(base) + 16;
+        urls[n_urls] = malloc(n);
+        snprintf(urls[n_urls++], n, "%s%s", base, masks[i]);
+    }
+}
+
+int main(void)
+{
+    ft_clock_set(fake_clock);
+    add_with_masks("memory:");
+    char *dir = ft_test_tmpdir("kvconf");
+    tmpdirs[n_tmpdirs++] = dir;
+    char lm[600];
+    snprintf(lm, sizeof lm, "lmdb:%s", dir);
+    add_with_masks(lm);
+    const char *extra = getenv("FT_TEST_STORE_URLS");
+    if (extra != NULL) {
+        char *copy = strdup(extra), *save = NULL;
+        for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
+            add_with_masks(t);
+        free(copy);
+    }
+    int failed = 0;
+    const struct CMUnitTest once[] = {cmocka_unit_test(test_open_errors)};
+    failed += cmocka_run_group_tests_name("kv open", once, NULL, NULL);
+    for (size_t i = 0; i < n_urls; i++) {
+        failed += run_for(urls[i]);
+        free(urls[i]);
+    }
+    for (size_t i = 0; i < n_tmpdirs; i++) {
+        ft_test_rmrf(tmpdirs[i]);
+        free(tmpdirs[i]);
+    }
+    return failed ? 1 : 0;
+}
