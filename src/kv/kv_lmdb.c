@@ -175,7 +175,7 @@ static ft_code lm_open(const ft_kv_url *url, void **state, ft_err *err)
     else
         return ft_err_set(err, FT_INVAL, 0,
                           "sync=%s: expected full, meta or none", sync);
-    lmdb_env *e;
+    lmdb_env *e = NULL;
     code = env_open(url->rest, mapsize, flags, &e, err);
     if (code != FT_OK)
         return code;

@@ -1,0 +1,1115 @@
+/*
+ * exporter.c - storing spans, logs and activity records; reading traces.
+ *
+ * See include/fedtrace/exporter.h for the key layout of both strategies.
+ * The rule everywhere: a write is either a set of a key derived only from
+ * the data (idempotent, commutative), or a compare-and-swap of a value
+ * recomputed from what is stored.  Nothing reads, modifies and blindly
+ * writes back.
+ */
+#include "fedtrace/exporter.h"
+
+#include "core/buf.h"
+#include "trace/trace_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PREFIX 8
+#define CAS_MAX_ATTEMPTS 10000
+#define TS_DIGITS 15 /* zero-padded ms in index keys: sorts until year 33658 */
+
+struct ft_exporter {
+    ft_kv *kv;
+    ft_strategy strategy;
+    bool summaries; /* keep Fedify's _summaries key (needs CAS) */
+    int64_t ttl_ms;
+    size_t np;
+    ft_str prefix[MAX_PREFIX];
+    char *prefix_mem[MAX_PREFIX];
+    ft_arena *arena; /* per call; reset at the start of each export */
+};
+
+/* ---- keys ---- */
+
+/* prefix + up to 4 more parts, in the arena */
+static ft_kv_key key_of(ft_exporter *ex, ft_arena *a, size_t n,
+                        const ft_str *more)
+{
+    ft_str *parts = ft_arena_alloc(a, (ex->np + n) * sizeof *parts);
+    if (parts == NULL)
+        return (ft_kv_key){NULL, 0};
+    memcpy(parts, ex->prefix, ex->np * sizeof *parts);
+    if (n)
+        memcpy(parts + ex->np, more, n * sizeof *parts);
+    return (ft_kv_key){parts, ex->np + n};
+}
+
+#define KEY(ex, a, ...)                                                      \
+    key_of((ex), (a), sizeof((ft_str[]){__VA_ARGS__}) / sizeof(ft_str),      \
+           (ft_str[]){__VA_ARGS__})
+
+static ft_str arena_str(ft_arena *a, const char *s, size_t n)
+{
+    char *p = ft_arena_strndup(a, s, n);
+    return p ? (ft_str){p, n} : (ft_str){NULL, 0};
+}
+
+static ft_str arena_fmt_ts(ft_arena *a, int64_t ms)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%0*lld", TS_DIGITS, (long long)ms);
+    return arena_str(a, buf, (size_t)n);
+}
+
+static ft_code nomem(ft_err *err)
+{
+    return ft_err_set(err, FT_NOMEM, 0, "exporter: out of memory");
+}
+
+/* ---- creation ---- */
+
+ft_code ft_exporter_create(ft_kv *kv, const ft_exporter_opts *opts,
+                           ft_exporter **out, ft_err *err)
+{
+    *out = NULL;
+    unsigned caps = ft_kv_caps(kv);
+    if (!(caps & (FT_KV_CAP_LIST | FT_KV_CAP_CAS)))
+        return ft_err_set(err, FT_UNSUPPORTED, 0,
+                          "the exporter needs a store with list (ordered "
+                          "prefix scan) or compare-and-swap; this %s store "
+                          "offers neither",
+                          ft_kv_scheme(kv));
+    static const char *const def_prefix[] = {"fedify", "traces"};
+    const char *const *prefix = def_prefix;
+    size_t np = 2;
+    if (opts != NULL && opts->key_prefix != NULL && opts->n_key_prefix > 0) {
+        prefix = opts->key_prefix;
+        np = opts->n_key_prefix;
+    }
+    if (np > MAX_PREFIX)
+        return ft_err_set(err, FT_INVAL, 0,
+                          "exporter: key prefix has %zu parts, at most %d",
+                          np, MAX_PREFIX);
+    ft_exporter *ex = ft_calloc(1, sizeof *ex);
+    if (ex == NULL)
+        return nomem(err);
+    ex->kv = kv;
+    ex->strategy = (caps & FT_KV_CAP_LIST) ? FT_STRATEGY_LIST : FT_STRATEGY_CAS;
+    ex->summaries = (caps & FT_KV_CAP_CAS) != 0;
+    ex->ttl_ms = opts != NULL && opts->ttl_ms > 0 ? opts->ttl_ms : 0;
+    ex->np = np;
+    ex->arena = ft_arena_create(0);
+    bool ok = ex->arena != NULL;
+    for (size_t i = 0; i < np && ok; i++) {
+        size_t n = strlen(prefix[i]);
+        ex->prefix_mem[i] = ft_strndup(prefix[i], n);
+        ok = ex->prefix_mem[i] != NULL;
+        ex->prefix[i] = (ft_str){ex->prefix_mem[i], n};
+    }
+    if (!ok) {
+        ft_exporter_destroy(ex);
+        return nomem(err);
+    }
+    *out = ex;
+    return FT_OK;
+}
+
+void ft_exporter_destroy(ft_exporter *ex)
+{
+    if (ex == NULL)
+        return;
+    for (size_t i = 0; i < MAX_PREFIX; i++)
+        ft_free(ex->prefix_mem[i]);
+    ft_arena_destroy(ex->arena);
+    ft_free(ex);
+}
+
+ft_strategy ft_exporter_strategy(const ft_exporter *ex)
+{
+    return ex->strategy;
+}
+
+/* ---- reading records back (both strategies) ---- */
+
+/* Splits a stored JSON array into element texts (arena). */
+static ft_code split_array(ft_str text, ft_arena *a, ft_str **out,
+                           size_t *n_out, ft_err *err)
+{
+    json_error_t je;
+    json_t *arr = json_loadb(text.ptr, text.len, 0, &je);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return ft_err_set(err, FT_CORRUPT, 0,
+                          "exporter: stored list is not a JSON array: %s",
+                          je.text);
+    }
+    size_t n = json_array_size(arr);
+    ft_str *items = ft_arena_alloc(a, (n ? n : 1) * sizeof *items);
+    ft_code rc = items ? FT_OK : nomem(err);
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        char *s = json_dumps(json_array_get(arr, i), JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s == NULL) {
+            rc = nomem(err);
+            break;
+        }
+        items[i] = arena_str(a, s, strlen(s));
+        free(s);
+        if (items[i].ptr == NULL)
+            rc = nomem(err);
+    }
+    json_decref(arr);
+    if (rc == FT_OK) {
+        *out = items;
+        *n_out = n;
+    }
+    return rc;
+}
+
+/* The values stored under [prefix, family..., trace] (LIST) or in the one
+ * array at that key (CAS).  family may be empty (records). */
+static ft_code load_family(ft_exporter *ex, const char *family,
+                           const char *trace_id, ft_arena *a, ft_str **out,
+                           size_t *n_out, ft_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    ft_str tid = arena_str(a, trace_id, strlen(trace_id));
+    ft_kv_key k = family ? KEY(ex, a, ft_str_c(family), tid) : KEY(ex, a, tid);
+    if (k.parts == NULL || tid.ptr == NULL)
+        return nomem(err);
+    if (ex->strategy == FT_STRATEGY_CAS) {
+        ft_str v;
+        ft_code rc = ft_kv_get(ex->kv, k, a, &v, err);
+        if (rc == FT_NOTFOUND)
+            return FT_OK;
+        if (rc != FT_OK)
+            return rc;
+        return split_array(v, a, out, n_out, err);
+    }
+    ft_kv_entry *e;
+    size_t n;
+    ft_code rc = ft_kv_list(ex->kv, k, NULL, a, &e, &n, err);
+    if (rc != FT_OK)
+        return rc;
+    ft_str *items = ft_arena_alloc(a, (n ? n : 1) * sizeof *items);
+    if (items == NULL)
+        return nomem(err);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].key.n > k.n) /* an exact [.., trace] key is a CAS list */
+            items[w++] = e[i].value;
+    *out = items;
+    *n_out = w;
+    return FT_OK;
+}
+
+ft_code ft_exporter_activities(ft_exporter *ex, const char *trace_id,
+                               ft_arena *arena, ft_str **out, size_t *n_out,
+                               ft_err *err)
+{
+    return load_family(ex, NULL, trace_id, arena, out, n_out, err);
+}
+
+/* Sorts JSON object texts by a numeric-string field (OTLP time). */
+typedef struct keyed {
+    uint64_t t;
+    size_t i;
+    ft_str s;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void sort_by_time(ft_str *items, size_t n, const char *field)
+{
+    keyed *k = ft_malloc((n ? n : 1) * sizeof *k);
+    if (k == NULL)
+        return; /* stays in key order */
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_loadb(items[i].ptr, items[i].len, 0, NULL);
+        const char *s = json_string_value(json_object_get(o, field));
+        k[i] = (keyed){s ? strtoull(s, NULL, 10) : 0, i, items[i]};
+        json_decref(o);
+    }
+    qsort(k, n, sizeof *k, keyed_cmp);
+    for (size_t i = 0; i < n; i++)
+        items[i] = k[i].s;
+    ft_free(k);
+}
+
+ft_code ft_exporter_spans(ft_exporter *ex, const char *trace_id,
+                          ft_arena *arena, ft_str **out, size_t *n_out,
+                          ft_err *err)
+{
+    ft_code rc = load_family(ex, "_spans", trace_id, arena, out, n_out, err);
+    if (rc == FT_OK)
+        sort_by_time(*out, *n_out, "startTimeUnixNano");
+    return rc;
+}
+
+ft_code ft_exporter_logs(ft_exporter *ex, const char *trace_id,
+                         ft_arena *arena, ft_str **out, size_t *n_out,
+                         ft_err *err)
+{
+    ft_code rc = load_family(ex, "_logs", trace_id, arena, out, n_out, err);
+    if (rc == FT_OK)
+        sort_by_time(*out, *n_out, "timeUnixNano");
+    return rc;
+}
+
+/* ---- summaries, derived from the records ---- */
+
+typedef struct rec_view {
+    const char *ts; /* ISO timestamp, borrowed from doc */
+    char *type;     /* compact JSON of activityType (malloc) */
+    size_t order;
+} rec_view;
+
+static int rec_view_cmp(const void *a, const void *b)
+{
+    const rec_view *x = a, *y = b;
+    int c = strcmp(x->ts, y->ts);
+    if (c != 0)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int64_t iso_to_ms(const char *s)
+{
+    struct tm tm = {0};
+    unsigned ms = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* Computes the summary of `trace_id` from its stored records.  found is
+ * false when the trace has no records. */
+static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
+                         ft_trace_summary *s, int64_t *first_ms, bool *found,
+                         ft_err *err)
+{
+    ft_str *recs;
+    size_t n;
+    *found = false;
+    ft_code rc = load_family(ex, NULL, trace_id, a, &recs, &n, err);
+    if (rc != FT_OK || n == 0)
+        return rc;
+    json_t **docs = ft_calloc(n, sizeof *docs);
+    rec_view *v = ft_calloc(n, sizeof *v);
+    if (docs == NULL || v == NULL) {
+        rc = nomem(err);
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        docs[i] = json_loadb(recs[i].ptr, recs[i].len, 0, NULL);
+        const char *ts = json_string_value(json_object_get(docs[i], "timestamp"));
+        json_t *type = json_object_get(docs[i], "activityType");
+        if (ts == NULL || type == NULL)
+            continue; /* not a record; ignore rather than fail the trace */
+        v[m].ts = ts;
+        v[m].order = i;
+        v[m].type = json_dumps(type, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (v[m].type == NULL) {
+            rc = nomem(err);
+            goto out;
+        }
+        m++;
+    }
+    if (m == 0)
+        goto out;
+    qsort(v, m, sizeof *v, rec_view_cmp);
+    memset(s, 0, sizeof *s);
+    snprintf(s->trace_id, sizeof s->trace_id, "%s", trace_id);
+    snprintf(s->timestamp, sizeof s->timestamp, "%s", v[0].ts);
+    s->activity_count = m;
+    s->activity_types = ft_arena_alloc(a, m * sizeof *s->activity_types);
+    if (s->activity_types == NULL) {
+        rc = nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < m; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < s->n_activity_types && !dup; j++)
+            dup = ft_str_eq_c(s->activity_types[j], v[i].type);
+        if (dup)
+            continue;
+        ft_str t = arena_str(a, v[i].type, strlen(v[i].type));
+        if (t.ptr == NULL) {
+            rc = nomem(err);
+            goto out;
+        }
+        s->activity_types[s->n_activity_types++] = t;
+    }
+    *first_ms = iso_to_ms(s->timestamp);
+    *found = true;
+out:
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free(v[i].type);
+    for (size_t i = 0; docs != NULL && i < n; i++)
+        json_decref(docs[i]);
+    ft_free(docs);
+    ft_free(v);
+    return rc;
+}
+
+static void summary_json(ft_buf *b, const ft_trace_summary *s)
+{
+    ft_buf_printf(b, "{\"traceId\":\"%s\",\"timestamp\":\"%s\","
+                     "\"activityCount\":%zu,\"activityTypes\":[",
+                  s->trace_id, s->timestamp, s->activity_count);
+    for (size_t i = 0; i < s->n_activity_types; i++) {
+        if (i)
+            ft_buf_putc(b, ',');
+        ft_buf_put(b, s->activity_types[i].ptr, s->activity_types[i].len);
+    }
+    ft_buf_puts(b, "]}");
+}
+
+ft_code ft_trace_summaries_json(const ft_trace_summary *s, size_t n,
+                                ft_arena *arena, ft_str *out, ft_err *err)
+{
+    ft_buf b = {0};
+    ft_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ft_buf_putc(&b, ',');
+        summary_json(&b, &s[i]);
+    }
+    ft_buf_putc(&b, ']');
+    char *p = ft_buf_ok(&b) ? ft_arena_memdup(arena, b.ptr, b.len) : NULL;
+    size_t len = b.len;
+    ft_buf_free(&b);
+    if (p == NULL)
+        return nomem(err);
+    *out = (ft_str){p, len};
+    return FT_OK;
+}
+
+/* ---- compare-and-swap helpers ---- */
+
+static void backoff(unsigned attempt)
+{
+    unsigned us = attempt < 10 ? (1u << attempt) : 1000u;
+    us += (unsigned)rand() % (us + 1); /* jitter; rand is good enough here */
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Brings Fedify's summary key in line with the stored records: read the
+ * key, recompute from the records, CAS; a conflict means someone else
+ * changed it in between, so start over. */
+static ft_code update_summary(ft_exporter *ex, const char *trace_id,
+                              ft_export_stats *st, ft_err *err)
+{
+    ft_arena *a = ft_arena_create(0);
+    if (a == NULL)
+        return nomem(err);
+    ft_buf b = {0};
+    ft_code rc = FT_OK;
+    for (unsigned attempt = 0;; attempt++) {
+        ft_arena_reset(a);
+        ft_buf_reset(&b);
+        ft_str tid = arena_str(a, trace_id, strlen(trace_id));
+        ft_kv_key k = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
+        if (k.parts == NULL || tid.ptr == NULL) {
+            rc = nomem(err);
+            break;
+        }
+        ft_str cur;
+        rc = ft_kv_get(ex->kv, k, a, &cur, err);
+        if (rc != FT_OK && rc != FT_NOTFOUND)
+            break;
+        bool present = rc == FT_OK;
+        ft_trace_summary s;
+        int64_t first;
+        bool found;
+        if ((rc = summarize(ex, trace_id, a, &s, &first, &found, err)) != FT_OK)
+            break;
+        if (!found)
+            break; /* records expired meanwhile: nothing to summarize */
+        summary_json(&b, &s);
+        if (!ft_buf_ok(&b)) {
+            rc = nomem(err);
+            break;
+        }
+        ft_str next = ft_buf_str(&b);
+        if (present && ft_str_eq(cur, next))
+            break;
+        rc = ft_kv_cas(ex->kv, k, present ? &cur : NULL, &next, ex->ttl_ms, err);
+        if (rc != FT_CONFLICT)
+            break;
+        if (st)
+            st->cas_retries++;
+        if (attempt + 1 >= CAS_MAX_ATTEMPTS) {
+            rc = ft_err_set(err, FT_AGAIN, 0,
+                            "exporter: summary of trace %s still contended "
+                            "after %d attempts",
+                            trace_id, CAS_MAX_ATTEMPTS);
+            break;
+        }
+        backoff(attempt);
+    }
+    ft_buf_free(&b);
+    ft_arena_destroy(a);
+    return rc;
+}
+
+/* Canonical text of a JSON value, for duplicate detection (malloc). */
+static char *canonical(json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+static int strptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free(v[i]);
+    ft_free(v);
+}
+
+/*
+ * Appends the JSON texts `items` to the JSON array stored at k, skipping
+ * those already in it (by canonical form), by compare-and-swap, retried
+ * until it succeeds.  Existing bytes are kept as they are.
+ */
+static ft_code cas_append(ft_exporter *ex, ft_kv_key k, const ft_str *items,
+                          size_t n, ft_export_stats *st, ft_err *err)
+{
+    /* canonical forms of the new items, deduplicated among themselves */
+    char **mine = ft_calloc(n ? n : 1, sizeof *mine);
+    if (mine == NULL)
+        return nomem(err);
+    ft_code rc = FT_OK;
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        json_t *j = json_loadb(items[i].ptr, items[i].len, JSON_DECODE_ANY, NULL);
+        mine[i] = j ? canonical(j) : NULL;
+        json_decref(j);
+        if (mine[i] == NULL)
+            rc = ft_err_set(err, FT_INVAL, 0, "exporter: item %zu is not JSON", i);
+    }
+    ft_arena *a = ft_arena_create(0);
+    ft_buf b = {0};
+    if (a == NULL && rc == FT_OK)
+        rc = nomem(err);
+    for (unsigned attempt = 0; rc == FT_OK; attempt++) {
+        ft_arena_reset(a);
+        ft_buf_reset(&b);
+        ft_str cur;
+        rc = ft_kv_get(ex->kv, k, a, &cur, err);
+        if (rc != FT_OK && rc != FT_NOTFOUND)
+            break;
+        bool present = rc == FT_OK;
+        rc = FT_OK;
+        char **have = NULL;
+        size_t nh = 0;
+        if (present) {
+            json_t *arr = json_loadb(cur.ptr, cur.len, 0, NULL);
+            if (!json_is_array(arr)) {
+                json_decref(arr);
+                rc = ft_err_set(err, FT_CORRUPT, 0,
+                                "exporter: value at %s is not a JSON array",
+                                ft_kv_key_repr(a, k));
+                break;
+            }
+            nh = json_array_size(arr);
+            have = ft_calloc(nh ? nh : 1, sizeof *have);
+            for (size_t i = 0; have != NULL && i < nh; i++)
+                if ((have[i] = canonical(json_array_get(arr, i))) == NULL)
+                    have[i] = strdup("");
+            json_decref(arr);
+            if (have == NULL) {
+                rc = nomem(err);
+                break;
+            }
+            qsort(have, nh, sizeof *have, strptr_cmp);
+        }
+        /* the new array: old bytes, then what is not there yet */
+        size_t added = 0;
+        if (present) {
+            size_t end = cur.len;
+            while (end > 0 && cur.ptr[end - 1] != ']')
+                end--;
+            ft_buf_put(&b, cur.ptr, end ? end - 1 : 0);
+            added = 0;
+        } else {
+            ft_buf_putc(&b, '[');
+        }
+        bool empty_before = !present || nh == 0;
+        for (size_t i = 0; i < n; i++) {
+            if (nh && bsearch(&mine[i], have, nh, sizeof *have, strptr_cmp))
+                continue;
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = strcmp(mine[i], mine[j]) == 0;
+            if (dup)
+                continue;
+            if (!empty_before || added)
+                ft_buf_putc(&b, ',');
+            ft_buf_put(&b, items[i].ptr, items[i].len);
+            added++;
+        }
+        ft_buf_putc(&b, ']');
+        free_strs(have, nh);
+        if (added == 0)
+            break; /* everything already stored: a retry or a duplicate */
+        if (!ft_buf_ok(&b)) {
+            rc = nomem(err);
+            break;
+        }
+        ft_str next = ft_buf_str(&b);
+        rc = ft_kv_cas(ex->kv, k, present ? &cur : NULL, &next, ex->ttl_ms, err);
+        if (rc != FT_CONFLICT)
+            break;
+        rc = FT_OK;
+        if (st)
+            st->cas_retries++;
+        if (attempt + 1 >= CAS_MAX_ATTEMPTS) {
+            rc = ft_err_set(err, FT_AGAIN, 0,
+                            "exporter: %s still contended after %d attempts",
+                            ft_kv_key_repr(a, k), CAS_MAX_ATTEMPTS);
+            break;
+        }
+        backoff(attempt);
+    }
+    ft_buf_free(&b);
+    ft_arena_destroy(a);
+    free_strs(mine, n);
+    return rc;
+}
+
+/* ---- exporting ---- */
+
+/* A growable arena array of JSON texts, and of kv ops. */
+typedef struct texts {
+    ft_str *v;
+    size_t n, cap;
+} texts;
+
+static bool texts_push(ft_arena *a, texts *t, ft_str s)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        ft_str *v = ft_arena_alloc(a, cap * sizeof *v);
+        if (v == NULL)
+            return false;
+        if (t->n)
+            memcpy(v, t->v, t->n * sizeof *v);
+        t->v = v;
+        t->cap = cap;
+    }
+    t->v[t->n++] = s;
+    return true;
+}
+
+typedef struct ops {
+    ft_kv_op *v;
+    size_t n, cap;
+} ops;
+
+static bool ops_push(ft_arena *a, ops *o, ft_kv_key k, ft_str val, int64_t ttl)
+{
+    if (k.parts == NULL || val.ptr == NULL)
+        return false;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        ft_kv_op *v = ft_arena_alloc(a, cap * sizeof *v);
+        if (v == NULL)
+            return false;
+        if (o->n)
+            memcpy(v, o->v, o->n * sizeof *v);
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = (ft_kv_op){FT_KV_SET, k, val, ttl};
+    return true;
+}
+
+/* Per trace in a batch (CAS strategy groups by it; LIST only needs the set
+ * of traces whose summary must be refreshed). */
+typedef struct trace_acc {
+    char id[33];
+    texts spans, records, index; /* index: [ms, "trace"] pairs */
+    int64_t *minutes;
+    size_t n_minutes;
+} trace_acc;
+
+typedef struct accs {
+    trace_acc *v;
+    size_t n, cap;
+} accs;
+
+static trace_acc *acc_for(ft_arena *a, accs *t, const char *id)
+{
+    for (size_t i = t->n; i-- > 0;)
+        if (strcmp(t->v[i].id, id) == 0)
+            return &t->v[i];
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        trace_acc *v = ft_arena_calloc(a, cap * sizeof *v);
+        if (v == NULL)
+            return NULL;
+        if (t->n)
+            memcpy(v, t->v, t->n * sizeof *v);
+        t->v = v;
+        t->cap = cap;
+    }
+    trace_acc *acc = &t->v[t->n++];
+    memset(acc, 0, sizeof *acc);
+    memcpy(acc->id, id, 33);
+    return acc;
+}
+
+static ft_str buf_to_arena(ft_arena *a, ft_buf *b)
+{
+    if (!ft_buf_ok(b))
+        return (ft_str){NULL, 0};
+    return arena_str(a, b->ptr, b->len);
+}
+
+static int64_t event_ms(const ft_event *ev)
+{
+    return (int64_t)(ev->time_ns / 1000000u);
+}
+
+/* The minute buckets of the CAS-only time index, and its directory. */
+static ft_code cas_index(ft_exporter *ex, ft_arena *a, trace_acc *acc,
+                         ft_export_stats *st, ft_err *err)
+{
+    ft_code rc = FT_OK;
+    for (size_t i = 0; i < acc->index.n && rc == FT_OK; i++) {
+        /* one bucket per entry; entries of one trace rarely span minutes */
+        int64_t minute = acc->minutes[i];
+        char mbuf[32];
+        int mlen = snprintf(mbuf, sizeof mbuf, "%lld", (long long)minute);
+        ft_kv_key bk = KEY(ex, a, FT_STR_LIT("_recent"), arena_str(a, mbuf, (size_t)mlen));
+        if (bk.parts == NULL)
+            return nomem(err);
+        rc = cas_append(ex, bk, &acc->index.v[i], 1, st, err);
+        if (rc == FT_OK) {
+            ft_kv_key dk = KEY(ex, a, FT_STR_LIT("_recent_minutes"));
+            ft_str m = arena_str(a, mbuf, (size_t)mlen);
+            if (dk.parts == NULL || m.ptr == NULL)
+                return nomem(err);
+            rc = cas_append(ex, dk, &m, 1, st, err);
+        }
+    }
+    return rc;
+}
+
+static ft_code flush_cas(ft_exporter *ex, ft_arena *a, accs *traces,
+                         ft_export_stats *st, ft_err *err)
+{
+    for (size_t i = 0; i < traces->n; i++) {
+        trace_acc *acc = &traces->v[i];
+        ft_str tid = arena_str(a, acc->id, 32);
+        ft_code rc = FT_OK;
+        if (acc->spans.n) {
+            ft_kv_key k = KEY(ex, a, FT_STR_LIT("_spans"), tid);
+            rc = k.parts ? cas_append(ex, k, acc->spans.v, acc->spans.n, st, err)
+                         : nomem(err);
+        }
+        if (rc == FT_OK && acc->records.n) {
+            ft_kv_key k = KEY(ex, a, tid);
+            rc = k.parts ? cas_append(ex, k, acc->records.v, acc->records.n, st, err)
+                         : nomem(err);
+            if (rc == FT_OK)
+                rc = cas_index(ex, a, acc, st, err);
+            if (rc == FT_OK)
+                rc = update_summary(ex, acc->id, st, err);
+        }
+        if (rc != FT_OK)
+            return rc;
+    }
+    return FT_OK;
+}
+
+ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
+                                 ft_export_stats *stats, ft_err *err)
+{
+    ft_export_stats local = {0};
+    ft_export_stats *st = stats ? stats : &local;
+    ft_arena *a = ex->arena;
+    ft_arena_reset(a);
+    ft_buf b = {0};
+    ops o = {0};
+    accs traces = {0};
+    bool list = ex->strategy == FT_STRATEGY_LIST;
+    ft_code rc = FT_OK;
+    size_t n_records = 0;
+
+    for (size_t i = 0; i < batch->n && rc == FT_OK; i++) {
+        const ft_span *sp = &batch->spans[i];
+        char tid[33], sid[17];
+        ft_hex_encode(sp->trace_id, 16, tid);
+        ft_hex_encode(sp->span_id, 8, sid);
+        ft_str t = arena_str(a, tid, 32), s = arena_str(a, sid, 16);
+        ft_buf_reset(&b);
+        ft__span_json(&b, sp);
+        ft_str sj = buf_to_arena(a, &b);
+        trace_acc *acc = acc_for(a, &traces, tid);
+        if (acc == NULL || t.ptr == NULL || s.ptr == NULL || sj.ptr == NULL) {
+            rc = nomem(err);
+            break;
+        }
+        bool ok = list ? ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms)
+                       : texts_push(a, &acc->spans, sj);
+        unsigned ordinal = 0;
+        for (size_t e = 0; e < sp->n_events && ok; e++) {
+            const ft_event *ev = &sp->events[e];
+            ft_buf_reset(&b);
+            if (!ft__activity_record_json(sp, ev, &b))
+                continue;
+            ft_str rj = buf_to_arena(a, &b);
+            char ord[16];
+            int ol = snprintf(ord, sizeof ord, "%u", ordinal);
+            ft_str ms = arena_fmt_ts(a, event_ms(ev));
+            if (list) {
+                ft_kv_key rk = ordinal == 0
+                                   ? KEY(ex, a, t, s)
+                                   : KEY(ex, a, t, s, arena_str(a, ord, (size_t)ol));
+                ok = ops_push(a, &o, rk, rj, ex->ttl_ms) &&
+                     ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_recent"), ms, t),
+                              FT_STR_LIT(""), ex->ttl_ms);
+                if (ok && acc->records.n == 0)
+                    ok = texts_push(a, &acc->records, rj); /* marks "has activities" */
+            } else {
+                ft_buf_reset(&b);
+                ft_buf_printf(&b, "[%lld,\"%s\"]", (long long)event_ms(ev), tid);
+                ft_str ij = buf_to_arena(a, &b);
+                ok = rj.ptr && ij.ptr && texts_push(a, &acc->records, rj) &&
+                     texts_push(a, &acc->index, ij);
+                if (ok) {
+                    int64_t *m = ft_arena_alloc(a, acc->index.n * sizeof *m);
+                    ok = m != NULL;
+                    if (ok) {
+                        if (acc->n_minutes)
+                            memcpy(m, acc->minutes, acc->n_minutes * sizeof *m);
+                        m[acc->n_minutes++] = event_ms(ev) / 60000;
+                        acc->minutes = m;
+                    }
+                }
+            }
+            ordinal++;
+            n_records++;
+        }
+        if (!ok)
+            rc = nomem(err);
+    }
+    ft_buf_free(&b);
+    if (rc == FT_OK && list) {
+        rc = ft_kv_batch(ex->kv, o.v, o.n, err);
+        for (size_t i = 0; i < traces.n && rc == FT_OK; i++)
+            if (ex->summaries && traces.v[i].records.n)
+                rc = update_summary(ex, traces.v[i].id, st, err);
+    } else if (rc == FT_OK) {
+        rc = flush_cas(ex, a, &traces, st, err);
+    }
+    if (rc == FT_OK) {
+        st->spans += batch->n;
+        st->activities += n_records;
+    }
+    return rc;
+}
+
+static uint64_t fnv1a(ft_str s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (unsigned char)s.ptr[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
+                                ft_export_stats *stats, ft_err *err)
+{
+    ft_export_stats local = {0};
+    ft_export_stats *st = stats ? stats : &local;
+    ft_arena *a = ex->arena;
+    ft_arena_reset(a);
+    ft_buf b = {0};
+    ops o = {0};
+    accs traces = {0};
+    bool list = ex->strategy == FT_STRATEGY_LIST;
+    ft_code rc = FT_OK;
+    size_t stored = 0;
+    for (size_t i = 0; i < batch->n && rc == FT_OK; i++) {
+        const ft_log *lg = &batch->logs[i];
+        if (!lg->has_trace_id)
+            continue;
+        char tid[33];
+        ft_hex_encode(lg->trace_id, 16, tid);
+        ft_buf_reset(&b);
+        ft__log_json(&b, lg);
+        ft_str lj = buf_to_arena(a, &b);
+        ft_str t = arena_str(a, tid, 32);
+        bool ok = lj.ptr != NULL && t.ptr != NULL;
+        if (ok && list) {
+            char tb[24], hb[24];
+            int tl = snprintf(tb, sizeof tb, "%020llu",
+                              (unsigned long long)(lg->time_ns ? lg->time_ns : lg->observed_ns));
+            int hl = snprintf(hb, sizeof hb, "%016llx", (unsigned long long)fnv1a(lj));
+            ok = ops_push(a, &o,
+                          KEY(ex, a, FT_STR_LIT("_logs"), t, arena_str(a, tb, (size_t)tl),
+                              arena_str(a, hb, (size_t)hl)),
+                          lj, ex->ttl_ms);
+        } else if (ok) {
+            trace_acc *acc = acc_for(a, &traces, tid);
+            ok = acc != NULL && texts_push(a, &acc->spans, lj);
+        }
+        if (!ok)
+            rc = nomem(err);
+        stored++;
+    }
+    ft_buf_free(&b);
+    if (rc == FT_OK && list) {
+        rc = ft_kv_batch(ex->kv, o.v, o.n, err);
+    } else if (rc == FT_OK) {
+        for (size_t i = 0; i < traces.n && rc == FT_OK; i++) {
+            ft_kv_key k = KEY(ex, a, FT_STR_LIT("_logs"), arena_str(a, traces.v[i].id, 32));
+            rc = k.parts ? cas_append(ex, k, traces.v[i].spans.v, traces.v[i].spans.n, st, err)
+                         : nomem(err);
+        }
+    }
+    if (rc == FT_OK)
+        st->logs += stored;
+    return rc;
+}
+
+/* ---- recent traces ---- */
+
+typedef struct idx_entry {
+    int64_t ms;
+    char tid[33];
+} idx_entry;
+
+/* newest first: ms descending, then trace id descending */
+static int idx_cmp_desc(const void *a, const void *b)
+{
+    const idx_entry *x = a, *y = b;
+    if (x->ms != y->ms)
+        return x->ms > y->ms ? -1 : 1;
+    return -strcmp(x->tid, y->tid);
+}
+
+static bool parse_cursor(const char *c, idx_entry *e)
+{
+    long long ms;
+    char tid[33];
+    if (c == NULL || sscanf(c, "%lld-%32[0-9a-f]", &ms, tid) != 2 ||
+        strlen(tid) != 32 || ms < 0)
+        return false;
+    e->ms = ms;
+    memcpy(e->tid, tid, 33);
+    return true;
+}
+
+/* Feeds one index entry; appends its trace's summary when this entry is
+ * the trace's first activity (a trace has one entry per activity). */
+typedef struct collector {
+    ft_exporter *ex;
+    ft_arena *arena;
+    ft_trace_summary *out;
+    size_t n, limit;
+    idx_entry last;
+    bool have_last;
+} collector;
+
+static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
+{
+    c->last = *e;
+    c->have_last = true;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->out[i].trace_id, e->tid) == 0)
+            return FT_OK;
+    ft_trace_summary s;
+    int64_t first;
+    bool found;
+    ft_code rc = summarize(c->ex, e->tid, c->arena, &s, &first, &found, err);
+    if (rc != FT_OK || !found || first != e->ms)
+        return rc;
+    c->out[c->n++] = s;
+    return FT_OK;
+}
+
+static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,
+                           ft_err *err)
+{
+    ft_arena *a = c->arena;
+    ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_recent"));
+    ft_kv_key after = {NULL, 0};
+    if (cur != NULL)
+        after = KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, cur->ms),
+                    arena_str(a, cur->tid, 32));
+    if (prefix.parts == NULL || (cur != NULL && after.parts == NULL))
+        return nomem(err);
+    size_t page = c->limit * 2 + 8;
+    for (;;) {
+        ft_kv_list_opts o = {true, after.parts ? &after : NULL, page};
+        ft_kv_entry *e;
+        size_t n;
+        ft_code rc = ft_kv_list(ex->kv, prefix, &o, a, &e, &n, err);
+        if (rc != FT_OK)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (c->n == c->limit)
+                return FT_OK;
+            if (e[i].key.n != ex->np + 3)
+                continue;
+            idx_entry ie;
+            ft_str ts = e[i].key.parts[ex->np + 1], tid = e[i].key.parts[ex->np + 2];
+            if (tid.len != 32 || ts.len == 0 || ts.len > 20)
+                continue;
+            char tsb[24];
+            memcpy(tsb, ts.ptr, ts.len);
+            tsb[ts.len] = '\0';
+            ie.ms = strtoll(tsb, NULL, 10);
+            memcpy(ie.tid, tid.ptr, 32);
+            ie.tid[32] = '\0';
+            if ((rc = collect(c, &ie, err)) != FT_OK)
+                return rc;
+        }
+        if (n < page) {
+            c->have_last = c->n == c->limit && c->have_last;
+            return FT_OK;
+        }
+        after = e[n - 1].key;
+    }
+}
+
+static int minute_cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+static ft_code recent_cas(ft_exporter *ex, collector *c, const idx_entry *cur,
+                          ft_err *err)
+{
+    ft_arena *a = c->arena;
+    ft_str *mins;
+    size_t nm;
+    ft_kv_key dk = KEY(ex, a, FT_STR_LIT("_recent_minutes"));
+    ft_str v;
+    if (dk.parts == NULL)
+        return nomem(err);
+    ft_code rc = ft_kv_get(ex->kv, dk, a, &v, err);
+    if (rc == FT_NOTFOUND)
+        return FT_OK;
+    if (rc != FT_OK || (rc = split_array(v, a, &mins, &nm, err)) != FT_OK)
+        return rc;
+    int64_t *m = ft_arena_alloc(a, (nm ? nm : 1) * sizeof *m);
+    if (m == NULL)
+        return nomem(err);
+    for (size_t i = 0; i < nm; i++)
+        m[i] = strtoll(ft_arena_strndup(a, mins[i].ptr, mins[i].len), NULL, 10);
+    qsort(m, nm, sizeof *m, minute_cmp_desc);
+    bool exhausted = true;
+    for (size_t i = 0; i < nm; i++) {
+        if (cur != NULL && m[i] > cur->ms / 60000)
+            continue;
+        if (c->n == c->limit) {
+            exhausted = false;
+            break;
+        }
+        char mb[32];
+        int ml = snprintf(mb, sizeof mb, "%lld", (long long)m[i]);
+        ft_kv_key bk = KEY(ex, a, FT_STR_LIT("_recent"), arena_str(a, mb, (size_t)ml));
+        ft_str bv, *items;
+        size_t ni;
+        rc = ft_kv_get(ex->kv, bk, a, &bv, err);
+        if (rc == FT_NOTFOUND)
+            continue; /* expired bucket */
+        if (rc != FT_OK || (rc = split_array(bv, a, &items, &ni, err)) != FT_OK)
+            return rc;
+        idx_entry *es = ft_arena_alloc(a, (ni ? ni : 1) * sizeof *es);
+        if (es == NULL)
+            return nomem(err);
+        size_t ne = 0;
+        for (size_t j = 0; j < ni; j++) {
+            long long ms;
+            if (sscanf(ft_arena_strndup(a, items[j].ptr, items[j].len),
+                       "[%lld,\"%32[0-9a-f]\"]", &ms, es[ne].tid) == 2 &&
+                strlen(es[ne].tid) == 32) {
+                es[ne].ms = ms;
+                ne++;
+            }
+        }
+        qsort(es, ne, sizeof *es, idx_cmp_desc);
+        for (size_t j = 0; j < ne; j++) {
+            if (cur != NULL && idx_cmp_desc(&es[j], cur) <= 0)
+                continue;
+            if (c->n == c->limit) {
+                exhausted = false;
+                break;
+            }
+            if ((rc = collect(c, &es[j], err)) != FT_OK)
+                return rc;
+        }
+        if (!exhausted)
+            break;
+    }
+    if (exhausted)
+        c->have_last = false;
+    return FT_OK;
+}
+
+ft_code ft_exporter_recent_traces(ft_exporter *ex, const ft_recent_opts *opts,
+                                  ft_arena *arena, ft_trace_summary **out,
+                                  size_t *n_out, char **next_cursor,
+                                  ft_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (next_cursor)
+        *next_cursor = NULL;
+    size_t limit = opts && opts->limit ? opts->limit : 20;
+    if (limit > 10000)
+        limit = 10000;
+    idx_entry cur;
+    bool has_cur = false;
+    if (opts != NULL && opts->cursor != NULL && *opts->cursor != '\0') {
+        if (!parse_cursor(opts->cursor, &cur))
+            return ft_err_set(err, FT_INVAL, 0,
+                              "cursor '%s' is not one this server issued",
+                              opts->cursor);
+        has_cur = true;
+    }
+    collector c = {ex, arena, NULL, 0, limit, {0, {0}}, false};
+    c.out = ft_arena_alloc(arena, limit * sizeof *c.out);
+    if (c.out == NULL)
+        return nomem(err);
+    ft_code rc = ex->strategy == FT_STRATEGY_LIST
+                     ? recent_list(ex, &c, has_cur ? &cur : NULL, err)
+                     : recent_cas(ex, &c, has_cur ? &cur : NULL, err);
+    if (rc != FT_OK)
+        return rc;
+    *out = c.out;
+    *n_out = c.n;
+    if (next_cursor != NULL && c.n == limit && c.have_last) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%lld-%s", (long long)c.last.ms, c.last.tid);
+        *next_cursor = ft_arena_strndup(arena, buf, strlen(buf));
+    }
+    return FT_OK;
+}

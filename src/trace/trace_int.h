@@ -1,0 +1,31 @@
+/* trace_int.h - record extraction and span/log JSON (private). */
+#ifndef FT_TRACE_INT_H
+#define FT_TRACE_INT_H
+
+#include "core/buf.h"
+#include "fedtrace/span.h"
+
+typedef enum ft_direction {
+    FT_DIR_NONE = 0,
+    FT_DIR_INBOUND,
+    FT_DIR_OUTBOUND,
+} ft_direction;
+
+/* Which activity event this is, by name. */
+ft_direction ft__activity_event_kind(const ft_event *ev);
+
+/*
+ * Writes the TraceActivityRecord JSON for activity event `ev` of `sp` into
+ * out (appending), following Fedify 2.3.6's rules.  Returns false when the
+ * event yields no record (an inbound event without activity JSON).  The
+ * caller checks ft_buf_ok(out) for allocation failure.
+ */
+bool ft__activity_record_json(const ft_span *sp, const ft_event *ev,
+                              ft_buf *out);
+
+/* OTLP-JSON span object (resource and scope inlined). */
+void ft__span_json(ft_buf *b, const ft_span *sp);
+/* OTLP-JSON log record object (resource and scope inlined). */
+void ft__log_json(ft_buf *b, const ft_log *lg);
+
+#endif

@@ -1,0 +1,596 @@
+/*
+ * test_exporter.c - the exporter against Fedify's own output, both storage
+ * strategies, TTL, paging, and many writers at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fedtrace/exporter.h"
+#include "fedtrace/otlp.h"
+#include "ft_test_util.h"
+#include "ft_tmp.h"
+
+#define FIXTURES FT_TEST_DATA "/fedify-2.3.6"
+
+static int64_t fake_now;
+static int64_t fake_clock(void)
+{
+    return __atomic_load_n(&fake_now, __ATOMIC_SEQ_CST);
+}
+
+static char *tmp_root;
+static json_t *reference;
+static unsigned seq;
+
+/* A fresh store URL of the given kind: "memory", "lmdb"; caps may be "". */
+static char *store_url(const char *kind, const char *caps)
+{
+    static char url[600];
+    if (strcmp(kind, "memory") == 0)
+        snprintf(url, sizeof url, "memory:ex%u%s", ++seq, caps);
+    else
+        snprintf(url, sizeof url, "lmdb:%s/s%u%s", tmp_root, ++seq, caps);
+    return url;
+}
+
+typedef struct env {
+    ft_kv *kv;
+    ft_exporter *ex;
+    ft_arena *arena;
+} env;
+
+static void env_open(env *e, const char *url, int64_t ttl_ms)
+{
+    ft_err err = {0};
+    if (ft_kv_open(url, &e->kv, &err) != FT_OK)
+        fail_msg("open %s: %s", url, err.msg);
+    ft_exporter_opts o = {NULL, 0, ttl_ms};
+    if (ft_exporter_create(e->kv, &o, &e->ex, &err) != FT_OK)
+        fail_msg("exporter on %s: %s", url, err.msg);
+    e->arena = ft_arena_create(0);
+}
+
+static void env_close(env *e)
+{
+    ft_exporter_destroy(e->ex);
+    ft_kv_close(e->kv);
+    ft_arena_destroy(e->arena);
+}
+
+/* Decodes and exports every fixture request, as a collector would. */
+static size_t export_fixtures(env *e)
+{
+    size_t spans = 0;
+    for (int i = 1; i <= 8; i++) {
+        char path[512];
+        snprintf(path, sizeof path, FIXTURES "/%04d-traces.pb", i);
+        size_t len;
+        uint8_t *body = ft_test_read_file(path, &len);
+        assert_non_null(body);
+        ft_arena *a = ft_arena_create(0);
+        ft_span_batch batch;
+        ft_err err = {0};
+        assert_int_equal(ft_otlp_decode_traces_pb(body, len, a, &batch, &err), FT_OK);
+        assert_int_equal(batch.rejected, 0);
+        ft_export_stats st = {0};
+        if (ft_exporter_export_spans(e->ex, &batch, &st, &err) != FT_OK)
+            fail_msg("export %s: %s", path, err.msg);
+        assert_int_equal(st.spans, batch.n);
+        spans += batch.n;
+        ft_arena_destroy(a);
+        free(body);
+    }
+    return spans;
+}
+
+static json_t *parse(ft_str s)
+{
+    json_error_t je;
+    json_t *j = json_loadb(s.ptr, s.len, 0, &je);
+    if (j == NULL)
+        fail_msg("stored JSON does not parse: %s: %.*s", je.text, (int)s.len, s.ptr);
+    return j;
+}
+
+/* The records of every reference trace equal ours, field by field. */
+static void check_activities(env *e)
+{
+    json_t *acts = json_object_get(reference, "activities");
+    const char *tid;
+    json_t *want;
+    size_t total = 0;
+    json_object_foreach(acts, tid, want) {
+        ft_str *got;
+        size_t n;
+        ft_err err = {0};
+        assert_int_equal(ft_exporter_activities(e->ex, tid, e->arena, &got, &n, &err), FT_OK);
+        if (n != json_array_size(want))
+            fail_msg("trace %s: %zu records, reference has %zu", tid, n, json_array_size(want));
+        for (size_t i = 0; i < n; i++) {
+            json_t *g = parse(got[i]);
+            bool matched = false;
+            for (size_t j = 0; j < json_array_size(want) && !matched; j++)
+                matched = json_equal(g, json_array_get(want, j));
+            if (!matched) {
+                char *s = json_dumps(g, JSON_INDENT(1));
+                fail_msg("trace %s: record not in reference:\n%s", tid, s);
+            }
+            json_decref(g);
+        }
+        total += n;
+    }
+    assert_int_equal(total, 12);
+    /* an unknown trace has no records */
+    ft_str *got;
+    size_t n;
+    assert_int_equal(ft_exporter_activities(e->ex, "00000000000000000000000000000001",
+                                            e->arena, &got, &n, NULL), FT_OK);
+    assert_int_equal(n, 0);
+}
+
+static json_t *summary_to_json(const ft_trace_summary *s, ft_arena *a)
+{
+    ft_str js;
+    assert_int_equal(ft_trace_summaries_json(s, 1, a, &js, NULL), FT_OK);
+    json_t *arr = parse(js);
+    json_t *o = json_incref(json_array_get(arr, 0));
+    json_decref(arr);
+    return o;
+}
+
+/* Recent traces equal reference.traces (Fedify's getRecentTraces), in the
+ * same newest-first order. */
+static void check_recent(env *e)
+{
+    ft_trace_summary *s;
+    size_t n;
+    char *next;
+    ft_recent_opts o = {100, NULL};
+    ft_err err = {0};
+    assert_int_equal(ft_exporter_recent_traces(e->ex, &o, e->arena, &s, &n, &next, &err), FT_OK);
+    json_t *want = json_object_get(reference, "traces");
+    assert_int_equal(n, json_array_size(want));
+    assert_null(next);
+    for (size_t i = 0; i < n; i++) {
+        json_t *g = summary_to_json(&s[i], e->arena);
+        if (!json_equal(g, json_array_get(want, i))) {
+            char *a = json_dumps(g, 0), *b = json_dumps(json_array_get(want, i), 0);
+            fail_msg("summary %zu differs:\n ours %s\n ref  %s", i, a, b);
+        }
+        json_decref(g);
+    }
+}
+
+/* Paging through with a small limit visits the same traces in order. */
+static void check_paging(env *e)
+{
+    json_t *want = json_object_get(reference, "traces");
+    const char *cursor = NULL;
+    size_t seen = 0;
+    for (int page = 0; page < 20; page++) {
+        ft_trace_summary *s;
+        size_t n;
+        char *next;
+        ft_recent_opts o = {3, cursor};
+        ft_err err = {0};
+        assert_int_equal(ft_exporter_recent_traces(e->ex, &o, e->arena, &s, &n, &next, &err), FT_OK);
+        for (size_t i = 0; i < n; i++) {
+            const char *tid = json_string_value(json_object_get(json_array_get(want, seen + i), "traceId"));
+            assert_string_equal(s[i].trace_id, tid);
+        }
+        seen += n;
+        if (next == NULL)
+            break;
+        cursor = next;
+    }
+    assert_int_equal(seen, json_array_size(want));
+    ft_recent_opts bad = {3, "not-a-cursor"};
+    ft_trace_summary *s;
+    size_t n;
+    ft_err err = {0};
+    assert_int_equal(ft_exporter_recent_traces(e->ex, &bad, e->arena, &s, &n, NULL, &err), FT_INVAL);
+    assert_non_null(strstr(err.msg, "cursor"));
+}
+
+/* Every captured span is stored and comes back by trace. */
+static void check_spans(env *e)
+{
+    json_t *spans = json_object_get(reference, "spans");
+    json_t *by_trace = json_object();
+    size_t i;
+    json_t *sp;
+    json_array_foreach(spans, i, sp) {
+        const char *tid = json_string_value(json_object_get(sp, "traceId"));
+        json_int_t c = json_integer_value(json_object_get(by_trace, tid));
+        json_object_set_new(by_trace, tid, json_integer(c + 1));
+    }
+    assert_int_equal(json_object_size(by_trace), 20);
+    const char *tid;
+    json_t *count;
+    size_t total = 0;
+    json_object_foreach(by_trace, tid, count) {
+        ft_str *got;
+        size_t n;
+        ft_err err = {0};
+        assert_int_equal(ft_exporter_spans(e->ex, tid, e->arena, &got, &n, &err), FT_OK);
+        assert_int_equal(n, (size_t)json_integer_value(count));
+        uint64_t prev = 0;
+        for (size_t k = 0; k < n; k++) {
+            json_t *g = parse(got[k]);
+            assert_string_equal(json_string_value(json_object_get(g, "traceId")), tid);
+            uint64_t start = strtoull(json_string_value(json_object_get(g, "startTimeUnixNano")), NULL, 10);
+            assert_true(start >= prev);
+            prev = start;
+            /* the span's service is in its resource */
+            json_t *attrs = json_object_get(json_object_get(g, "resource"), "attributes");
+            bool svc = false;
+            size_t j;
+            json_t *kv;
+            json_array_foreach(attrs, j, kv)
+                svc |= strcmp(json_string_value(json_object_get(kv, "key")), "service.name") == 0;
+            assert_true(svc);
+            json_decref(g);
+        }
+        total += n;
+    }
+    assert_int_equal(total, 250);
+    json_decref(by_trace);
+}
+
+static void run_reference(const char *url, ft_strategy want)
+{
+    env e;
+    env_open(&e, url, 0);
+    assert_int_equal(ft_exporter_strategy(e.ex), want);
+    assert_int_equal(export_fixtures(&e), 250);
+    check_activities(&e);
+    check_recent(&e);
+    check_paging(&e);
+    check_spans(&e);
+    /* a retried export changes nothing */
+    export_fixtures(&e);
+    check_activities(&e);
+    check_recent(&e);
+    check_spans(&e);
+    /* Fedify's own summary key, when the store has CAS */
+    if (ft_kv_caps(e.kv) & FT_KV_CAP_CAS) {
+        json_t *want_t = json_object_get(reference, "traces");
+        size_t i;
+        json_t *t;
+        json_array_foreach(want_t, i, t) {
+            const char *tid = json_string_value(json_object_get(t, "traceId"));
+            ft_str parts[] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces"),
+                              FT_STR_LIT("_summaries"), ft_str_c(tid)};
+            ft_str v;
+            assert_int_equal(ft_kv_get(e.kv, (ft_kv_key){parts, 4}, e.arena, &v, NULL), FT_OK);
+            json_t *g = parse(v);
+            assert_true(json_equal(g, t));
+            json_decref(g);
+        }
+    }
+    env_close(&e);
+}
+
+static void test_reference_memory_list(void **s) { (void)s; run_reference(store_url("memory", ""), FT_STRATEGY_LIST); }
+static void test_reference_memory_cas(void **s) { (void)s; run_reference(store_url("memory", "?caps=cas"), FT_STRATEGY_CAS); }
+static void test_reference_memory_list_only(void **s) { (void)s; run_reference(store_url("memory", "?caps=list"), FT_STRATEGY_LIST); }
+static void test_reference_lmdb_list(void **s) { (void)s; run_reference(store_url("lmdb", ""), FT_STRATEGY_LIST); }
+static void test_reference_lmdb_cas(void **s) { (void)s; run_reference(store_url("lmdb", "?caps=cas"), FT_STRATEGY_CAS); }
+static void test_reference_lmdb_list_only(void **s) { (void)s; run_reference(store_url("lmdb", "?caps=list"), FT_STRATEGY_LIST); }
+
+static void test_create_needs_capabilities(void **s)
+{
+    (void)s;
+    ft_kv *kv;
+    ft_exporter *ex = NULL;
+    ft_err err = {0};
+    assert_int_equal(ft_kv_open(store_url("memory", "?caps=none"), &kv, &err), FT_OK);
+    assert_int_equal(ft_exporter_create(kv, NULL, &ex, &err), FT_UNSUPPORTED);
+    assert_null(ex);
+    assert_non_null(strstr(err.msg, "list"));
+    assert_non_null(strstr(err.msg, "compare-and-swap"));
+    ft_kv_close(kv);
+}
+
+/* ---- synthetic spans ---- */
+
+static ft_attr *attrs3(ft_arena *a, const char *k1, const char *v1,
+                       const char *k2, const char *v2, const char *k3,
+                       const char *v3)
+{
+    ft_attr *at = ft_arena_calloc(a, 3 * sizeof *at);
+    const char *ks[] = {k1, k2, k3}, *vs[] = {v1, v2, v3};
+    for (int i = 0; i < 3; i++) {
+        at[i].key = ft_str_c(ks[i]);
+        at[i].value.type = FT_VAL_STRING;
+        at[i].value.u.s = ft_str_c(vs[i]);
+    }
+    return at;
+}
+
+static const ft_resource the_resource = {{NULL, 0}, 0, {NULL, 0}};
+static const ft_scope the_scope = {{"test", 4}, {NULL, 0}, {NULL, 0}, 0, {NULL, 0}};
+
+/* A send_activity span with n_events "sent" events of the given type. */
+static void mk_span(ft_arena *a, ft_span *sp, unsigned trace, unsigned span,
+                    unsigned n_events, const char *type, uint64_t t_ns)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->trace_id[0] = 0xAB;
+    sp->trace_id[15] = (uint8_t)trace;
+    sp->trace_id[14] = (uint8_t)(trace >> 8);
+    sp->span_id[0] = 0xCD;
+    sp->span_id[6] = (uint8_t)(span >> 8);
+    sp->span_id[7] = (uint8_t)span;
+    sp->span_id[5] = (uint8_t)(span >> 16);
+    sp->name = FT_STR_LIT("activitypub.send_activity");
+    sp->kind = FT_SPAN_KIND_CLIENT;
+    sp->start_ns = t_ns;
+    sp->end_ns = t_ns + 1000000;
+    sp->resource = &the_resource;
+    sp->scope = &the_scope;
+    sp->n_events = n_events;
+    sp->events = ft_arena_calloc(a, (n_events ? n_events : 1) * sizeof *sp->events);
+    for (unsigned i = 0; i < n_events; i++) {
+        char *id = ft_arena_alloc(a, 64);
+        snprintf(id, 64, "https://a.example/activities/%u-%u-%u", trace, span, i);
+        sp->events[i].name = FT_STR_LIT("activitypub.activity.sent");
+        sp->events[i].time_ns = t_ns + i * 1000000ull;
+        sp->events[i].attrs = (ft_attrs){attrs3(a, "activitypub.activity.type", type,
+                                                "activitypub.activity.id", id,
+                                                "activitypub.inbox.url", "https://b.example/inbox"),
+                                         3};
+    }
+}
+
+static void trace_hex(unsigned trace, char out[33])
+{
+    uint8_t id[16] = {0xAB};
+    id[15] = (uint8_t)trace;
+    id[14] = (uint8_t)(trace >> 8);
+    ft_hex_encode(id, 16, out);
+}
+
+static void run_two_events(const char *url)
+{
+    env e;
+    env_open(&e, url, 0);
+    ft_arena *a = ft_arena_create(0);
+    ft_span sp;
+    mk_span(a, &sp, 1, 1, 2, "Announce", 1795302980000000000ull);
+    ft_span_batch b = {&sp, 1, 0, {NULL, 0}};
+    ft_export_stats st = {0};
+    assert_int_equal(ft_exporter_export_spans(e.ex, &b, &st, NULL), FT_OK);
+    assert_int_equal(st.activities, 2);
+    char tid[33];
+    trace_hex(1, tid);
+    ft_str *got;
+    size_t n;
+    assert_int_equal(ft_exporter_activities(e.ex, tid, e.arena, &got, &n, NULL), FT_OK);
+    assert_int_equal(n, 2); /* the second event did not overwrite the first */
+    assert_true(strstr(got[0].ptr, "/1-1-0") != NULL || strstr(got[1].ptr, "/1-1-0") != NULL);
+    assert_true(strstr(got[0].ptr, "/1-1-1") != NULL || strstr(got[1].ptr, "/1-1-1") != NULL);
+    ft_trace_summary *s;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, NULL, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].activity_count, 2);
+    assert_int_equal(s[0].n_activity_types, 1);
+    ft_arena_destroy(a);
+    env_close(&e);
+}
+
+static void test_two_events_one_span_list(void **s) { (void)s; run_two_events(store_url("lmdb", "")); }
+static void test_two_events_one_span_cas(void **s) { (void)s; run_two_events(store_url("lmdb", "?caps=cas")); }
+
+/* ---- TTL ---- */
+
+static void run_ttl(const char *url)
+{
+    fake_now = 1795302980000;
+    ft_clock_set(fake_clock);
+    env e;
+    env_open(&e, url, 60000);
+    ft_arena *a = ft_arena_create(0);
+    enum { N = 400 };
+    ft_span *spans = ft_arena_calloc(a, N * sizeof *spans);
+    for (unsigned i = 0; i < N; i++)
+        mk_span(a, &spans[i], i % 50, i, 1, "Create", 1795302980000000000ull + i * 1000000ull);
+    ft_span_batch b = {spans, N, 0, {NULL, 0}};
+    assert_int_equal(ft_exporter_export_spans(e.ex, &b, NULL, NULL), FT_OK);
+    ft_kv_stats before, after;
+    assert_int_equal(ft_kv_stats_get(e.kv, &before, NULL), FT_OK);
+    ft_trace_summary *s;
+    size_t n;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){100, NULL}, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, 50);
+    fake_now += 60000;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){100, NULL}, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, 0);
+    char tid[33];
+    trace_hex(7, tid);
+    ft_str *got;
+    assert_int_equal(ft_exporter_activities(e.ex, tid, e.arena, &got, &n, NULL), FT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ft_exporter_spans(e.ex, tid, e.arena, &got, &n, NULL), FT_OK);
+    assert_int_equal(n, 0);
+    size_t removed;
+    assert_int_equal(ft_kv_sweep(e.kv, 0, &removed, NULL), FT_OK);
+    assert_true(removed >= before.entries - 1);
+    assert_int_equal(ft_kv_stats_get(e.kv, &after, NULL), FT_OK);
+    assert_int_equal(after.entries, 0);
+    if (strncmp(url, "lmdb:", 5) == 0) {
+        /* the pages that held them are free again */
+        assert_true(before.pages_used > 10);
+        assert_int_equal(after.pages_used, 0);
+    }
+    ft_arena_destroy(a);
+    env_close(&e);
+    ft_clock_set(NULL);
+}
+
+static void test_ttl_lmdb_list(void **s) { (void)s; run_ttl(store_url("lmdb", "")); }
+static void test_ttl_lmdb_cas(void **s) { (void)s; run_ttl(store_url("lmdb", "?caps=cas")); }
+static void test_ttl_memory(void **s) { (void)s; run_ttl(store_url("memory", "")); }
+
+/* ---- logs ---- */
+
+static void run_logs(const char *url)
+{
+    env e;
+    env_open(&e, url, 0);
+    ft_log logs[3];
+    memset(logs, 0, sizeof logs);
+    for (int i = 0; i < 3; i++) {
+        logs[i].time_ns = 1795302980000000000ull - (uint64_t)i * 1000;
+        logs[i].severity_number = 9;
+        logs[i].body.type = FT_VAL_STRING;
+        logs[i].body.u.s = ft_str_c(i == 0 ? "first" : i == 1 ? "<b>second</b>" : "no trace");
+        logs[i].has_trace_id = i < 2;
+        logs[i].trace_id[0] = 0xAB;
+        logs[i].trace_id[15] = 9;
+        logs[i].resource = &the_resource;
+        logs[i].scope = &the_scope;
+    }
+    ft_log_batch b = {logs, 3, 0, {NULL, 0}};
+    ft_export_stats st = {0};
+    assert_int_equal(ft_exporter_export_logs(e.ex, &b, &st, NULL), FT_OK);
+    assert_int_equal(ft_exporter_export_logs(e.ex, &b, &st, NULL), FT_OK); /* retry */
+    char tid[33];
+    trace_hex(9, tid);
+    ft_str *got;
+    size_t n;
+    assert_int_equal(ft_exporter_logs(e.ex, tid, e.arena, &got, &n, NULL), FT_OK);
+    assert_int_equal(n, 2);
+    /* ordered by time: the second one is older */
+    assert_non_null(strstr(got[0].ptr, "<b>second</b>"));
+    assert_non_null(strstr(got[1].ptr, "first"));
+    env_close(&e);
+}
+
+static void test_logs_list(void **s) { (void)s; run_logs(store_url("lmdb", "")); }
+static void test_logs_cas(void **s) { (void)s; run_logs(store_url("lmdb", "?caps=cas")); }
+
+/* ---- many writers ---- */
+
+enum { WRITERS = 8, TRACES = 12, SPANS_PER = 3 };
+
+/* Writer w: for every trace, SPANS_PER spans of its own with one activity
+ * each, sent in small batches, and every batch sent twice (a retry). */
+static int writer(const char *url, int w)
+{
+    ft_kv *kv;
+    ft_exporter *ex;
+    ft_err err = {0};
+    if (ft_kv_open(url, &kv, &err) != FT_OK || ft_exporter_create(kv, NULL, &ex, &err) != FT_OK) {
+        fprintf(stderr, "writer %d: %s\n", w, err.msg);
+        return 1;
+    }
+    ft_arena *a = ft_arena_create(0);
+    for (int t = 0; t < TRACES; t++) {
+        ft_span spans[SPANS_PER];
+        for (int k = 0; k < SPANS_PER; k++)
+            mk_span(a, &spans[k], (unsigned)t, (unsigned)(w * 1000 + t * 10 + k), 1,
+                    k == 0 ? "Create" : "Like",
+                    1795302980000000000ull + (uint64_t)t * 1000000000ull + (uint64_t)(w * 10 + k) * 1000000ull);
+        ft_span_batch b = {spans, SPANS_PER, 0, {NULL, 0}};
+        for (int r = 0; r < 2; r++)
+            if (ft_exporter_export_spans(ex, &b, NULL, &err) != FT_OK) {
+                fprintf(stderr, "writer %d: %s\n", w, err.msg);
+                return 1;
+            }
+    }
+    ft_arena_destroy(a);
+    ft_exporter_destroy(ex);
+    ft_kv_close(kv);
+    return 0;
+}
+
+static void run_concurrent(const char *caps)
+{
+    char url[600];
+    snprintf(url, sizeof url, "%s", store_url("lmdb", caps));
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0)
+            _exit(writer(url, w));
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    env e;
+    env_open(&e, url, 0);
+    ft_trace_summary *s;
+    size_t n;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){100, NULL}, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, TRACES);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(s[i].activity_count, WRITERS * SPANS_PER);
+        assert_int_equal(s[i].n_activity_types, 2);
+        ft_str *got;
+        size_t nr;
+        assert_int_equal(ft_exporter_activities(e.ex, s[i].trace_id, e.arena, &got, &nr, NULL), FT_OK);
+        assert_int_equal(nr, WRITERS * SPANS_PER);
+        assert_int_equal(ft_exporter_spans(e.ex, s[i].trace_id, e.arena, &got, &nr, NULL), FT_OK);
+        assert_int_equal(nr, WRITERS * SPANS_PER);
+        /* Fedify's summary key is exact too */
+        ft_str parts[] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces"),
+                          FT_STR_LIT("_summaries"), ft_str_c(s[i].trace_id)};
+        ft_str v;
+        assert_int_equal(ft_kv_get(e.kv, (ft_kv_key){parts, 4}, e.arena, &v, NULL), FT_OK);
+        json_t *j = parse(v);
+        assert_int_equal(json_integer_value(json_object_get(j, "activityCount")), WRITERS * SPANS_PER);
+        json_decref(j);
+    }
+    env_close(&e);
+}
+
+static void test_concurrent_list(void **s) { (void)s; run_concurrent(""); }
+static void test_concurrent_cas(void **s) { (void)s; run_concurrent("?caps=cas"); }
+
+int main(void)
+{
+    json_error_t je;
+    reference = json_load_file(FIXTURES "/reference.json", 0, &je);
+    if (reference == NULL) {
+        fprintf(stderr, "reference.json: %s\n", je.text);
+        return 1;
+    }
+    tmp_root = ft_test_tmpdir("exporter");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_memory_list),
+        cmocka_unit_test(test_reference_memory_cas),
+        cmocka_unit_test(test_reference_memory_list_only),
+        cmocka_unit_test(test_reference_lmdb_list),
+        cmocka_unit_test(test_reference_lmdb_cas),
+        cmocka_unit_test(test_reference_lmdb_list_only),
+        cmocka_unit_test(test_create_needs_capabilities),
+        cmocka_unit_test(test_two_events_one_span_list),
+        cmocka_unit_test(test_two_events_one_span_cas),
+        cmocka_unit_test(test_ttl_lmdb_list),
+        cmocka_unit_test(test_ttl_lmdb_cas),
+        cmocka_unit_test(test_ttl_memory),
+        cmocka_unit_test(test_logs_list),
+        cmocka_unit_test(test_logs_cas),
+        cmocka_unit_test(test_concurrent_list),
+        cmocka_unit_test(test_concurrent_cas),
+    };
+    int failed = cmocka_run_group_tests_name("exporter", tests, NULL, NULL);
+    ft_test_rmrf(tmp_root);
+    free(tmp_root);
+    json_decref(reference);
+    return failed ? 1 : 0;
+}
