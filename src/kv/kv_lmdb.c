@@ -415,21 +415,10 @@ static ft_code lm_list(void *state, ft_kv_key prefix,
         k = (MDB_val){start.len, (void *)(uintptr_t)start.ptr};
         rc = start.len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
                        : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        for (; rc == 0 && has_prefix(&k, p) && code == FT_OK;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (has_after && val_cmp(&k, after) <= 0)
-                continue;
-            if (!is_live(&v, now))
-                continue;
-            code = ft_kv__entries_push_encoded(
-                &res, arena, (ft_str){k.mv_data, k.mv_size},
-                (ft_str){(char *)v.mv_data + 8, v.mv_size - 8}, err);
-            if (opts->limit && res.n == opts->limit)
-                break;
-        }
     } else {
-        /* upper bound: prefix with its last byte (the terminator 0x01)
-         * raised, or the end of the database for the empty prefix */
+        /* last key below the bound: the prefix with its last byte (the
+         * terminator 0x01) raised, or the cursor if that is lower; the end
+         * of the database for the empty prefix */
         char *ub = NULL;
         if (p.len) {
             ub = ft_arena_memdup(arena, p.ptr, p.len);
@@ -455,16 +444,19 @@ static ft_code lm_list(void *state, ft_kv_key prefix,
         /* MDB_LAST may land on the bound itself or above it */
         while (rc == 0 && bound.len && val_cmp(&k, bound) >= 0)
             rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-        for (; rc == 0 && has_prefix(&k, p) && code == FT_OK;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-            if (!is_live(&v, now))
-                continue;
-            code = ft_kv__entries_push_encoded(
-                &res, arena, (ft_str){k.mv_data, k.mv_size},
-                (ft_str){(char *)v.mv_data + 8, v.mv_size - 8}, err);
-            if (opts->limit && res.n == opts->limit)
-                break;
-        }
+    }
+    MDB_cursor_op step = opts->reverse ? MDB_PREV : MDB_NEXT;
+    for (; rc == 0 && has_prefix(&k, p) && code == FT_OK;
+         rc = mdb_cursor_get(cur, &k, &v, step)) {
+        if (!opts->reverse && has_after && val_cmp(&k, after) <= 0)
+            continue;
+        if (!is_live(&v, now))
+            continue;
+        code = ft_kv__entries_push_encoded(
+            &res, arena, (ft_str){k.mv_data, k.mv_size},
+            (ft_str){(char *)v.mv_data + 8, v.mv_size - 8}, err);
+        if (opts->limit && res.n == opts->limit)
+            break;
     }
     if (code == FT_OK && rc != 0 && rc != MDB_NOTFOUND)
         code = lmdb_fail(err, rc, "list");
