@@ -318,7 +318,7 @@ static int cmd_show(const cli *c)
     }
     printf("trace %s: %zu activities, %zu spans\n", tid, na, ns);
     for (size_t i = 0; i < na; i++) {
-        json_t *r = json_loadb(acts[i].ptr, acts[i].len, 0, NULL);
+        json_t *r = json_loadb(acts[i].ptr, acts[i].len, JSON_ALLOW_NUL, NULL);
         bool in = strcmp(jstr(r, "direction"), "inbound") == 0;
         printf("\n  %s %s  %s\n", in ? "<-" : "->", short_type(jstr(r, "activityType")),
                jstr(r, "timestamp"));
@@ -354,7 +354,7 @@ static int cmd_show(const cli *c)
     uint64_t t0 = UINT64_MAX, t1 = 0;
     json_t **docs = calloc(ns ? ns : 1, sizeof *docs);
     for (size_t i = 0; i < ns; i++) {
-        docs[i] = json_loadb(spans[i].ptr, spans[i].len, 0, NULL);
+        docs[i] = json_loadb(spans[i].ptr, spans[i].len, JSON_ALLOW_NUL, NULL);
         uint64_t a = strtoull(jstr(docs[i], "startTimeUnixNano"), NULL, 10);
         uint64_t b = strtoull(jstr(docs[i], "endTimeUnixNano"), NULL, 10);
         if (a < t0)

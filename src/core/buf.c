@@ -118,6 +118,10 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 
 void ft_json_str(ft_buf *b, ft_str s)
 {
+    if (s.len == 0) { /* s.ptr may be NULL */
+        ft_buf_put(b, "\"\"", 2);
+        return;
+    }
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t n = s.len, run = 0;
     if (!grow(b, n + 2))

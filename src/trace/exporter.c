@@ -140,7 +140,7 @@ static ft_code split_array(ft_str text, ft_arena *a, ft_str **out,
                            size_t *n_out, ft_err *err)
 {
     json_error_t je;
-    json_t *arr = json_loadb(text.ptr, text.len, 0, &je);
+    json_t *arr = json_loadb(text.ptr, text.len, JSON_ALLOW_NUL, &je);
     if (!json_is_array(arr)) {
         json_decref(arr);
         return ft_err_set(err, FT_CORRUPT, 0,
@@ -235,7 +235,7 @@ static void sort_by_time(ft_str *items, size_t n, const char *field)
     if (k == NULL)
         return; /* stays in key order */
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_loadb(items[i].ptr, items[i].len, 0, NULL);
+        json_t *o = json_loadb(items[i].ptr, items[i].len, JSON_ALLOW_NUL, NULL);
         const char *s = json_string_value(json_object_get(o, field));
         k[i] = (keyed){s ? strtoull(s, NULL, 10) : 0, i, items[i]};
         json_decref(o);
@@ -315,7 +315,7 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        docs[i] = json_loadb(recs[i].ptr, recs[i].len, 0, NULL);
+        docs[i] = json_loadb(recs[i].ptr, recs[i].len, JSON_ALLOW_NUL, NULL);
         const char *ts = json_string_value(json_object_get(docs[i], "timestamp"));
         json_t *type = json_object_get(docs[i], "activityType");
         if (ts == NULL || type == NULL)
@@ -500,7 +500,7 @@ static ft_code cas_append(ft_exporter *ex, ft_kv_key k, const ft_str *items,
         return nomem(err);
     ft_code rc = FT_OK;
     for (size_t i = 0; i < n && rc == FT_OK; i++) {
-        json_t *j = json_loadb(items[i].ptr, items[i].len, JSON_DECODE_ANY, NULL);
+        json_t *j = json_loadb(items[i].ptr, items[i].len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         mine[i] = j ? canonical(j) : NULL;
         json_decref(j);
         if (mine[i] == NULL)
@@ -522,7 +522,7 @@ static ft_code cas_append(ft_exporter *ex, ft_kv_key k, const ft_str *items,
         char **have = NULL;
         size_t nh = 0;
         if (present) {
-            json_t *arr = json_loadb(cur.ptr, cur.len, 0, NULL);
+            json_t *arr = json_loadb(cur.ptr, cur.len, JSON_ALLOW_NUL, NULL);
             if (!json_is_array(arr)) {
                 json_decref(arr);
                 rc = ft_err_set(err, FT_CORRUPT, 0,

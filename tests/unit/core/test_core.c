@@ -1,0 +1,153 @@
+/* test_core.c - errors, arena, allocator hook, JSON writing, time, hex. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "fedtrace/common.h"
+
+static void test_error_table(void **s)
+{
+    (void)s;
+    assert_string_equal(ft_code_name(FT_NOTFOUND), "NOTFOUND");
+    assert_string_equal(ft_code_message(FT_CONFLICT), "compare-and-swap did not match");
+    assert_string_equal(ft_code_name((ft_code)999), "UNKNOWN");
+    assert_int_equal(FT_CORRUPT, 12); /* numbers are ABI */
+    ft_err e = {0};
+    assert_int_equal(ft_err_set(&e, FT_IO, 5, "reading %s", "x.db"), FT_IO);
+    assert_int_equal(e.native, 5);
+    ft_err_prefix(&e, "lmdb:/tmp/a");
+    assert_string_equal(e.msg, "lmdb:/tmp/a: reading x.db");
+    assert_int_equal(ft_err_set(NULL, FT_INVAL, 0, "ignored"), FT_INVAL);
+    char longmsg[2000];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    ft_err_set(&e, FT_INVAL, 0, "%s", longmsg);
+    ft_err_prefix(&e, longmsg); /* truncates, never overflows */
+    assert_true(strlen(e.msg) < FT_ERR_MSG_MAX);
+}
+
+static int cleanups[4];
+static int n_cleanups;
+static void record_cleanup(void *p)
+{
+    cleanups[n_cleanups++] = *(int *)p;
+}
+
+static void test_arena(void **s)
+{
+    (void)s;
+    ft_arena *a = ft_arena_create(64 * 1024);
+    char *p = ft_arena_alloc(a, 10);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 16, 0);
+    /* large allocations get their own block */
+    assert_non_null(ft_arena_alloc(a, 40000));
+    /* the cap turns into NULL, not an abort */
+    assert_null(ft_arena_alloc(a, 30000));
+    assert_null(ft_arena_alloc(a, SIZE_MAX - 8));
+    static int one = 1, two = 2;
+    assert_true(ft_arena_cleanup(a, record_cleanup, &one));
+    assert_true(ft_arena_cleanup(a, record_cleanup, &two));
+    ft_arena_reset(a);
+    assert_int_equal(n_cleanups, 2);
+    assert_int_equal(cleanups[0], 2); /* reverse order */
+    assert_int_equal(cleanups[1], 1);
+    assert_int_equal(ft_arena_used(a), 0);
+    assert_non_null(ft_arena_alloc(a, 60000)); /* room again after reset */
+    char *d = ft_arena_strndup(a, "hello", 3);
+    assert_string_equal(d, "hel");
+    ft_arena_destroy(a);
+}
+
+static void test_alloc_hook(void **s)
+{
+    (void)s;
+    unsigned long before = ft_alloc_failures();
+    ft_alloc_fail_after(1);
+    void *p = ft_malloc(8);
+    assert_non_null(p);
+    assert_null(ft_malloc(8));
+    assert_null(ft_arena_create(0));
+    ft_alloc_fail_after(-1);
+    assert_true(ft_alloc_failures() >= before + 2);
+    void *q = ft_malloc(8);
+    assert_non_null(q);
+    ft_free(p);
+    ft_free(q);
+}
+
+static char *json_of(ft_str in)
+{
+    ft_buf b = {0};
+    ft_json_str(&b, in);
+    ft_buf_putc(&b, '\0');
+    return b.ptr;
+}
+
+static void test_json_str(void **s)
+{
+    (void)s;
+    char *j = json_of(FT_STR_LIT("a\"b\\c\n\t\x01</script>é"));
+    assert_string_equal(j, "\"a\\\"b\\\\c\\n\\t\\u0001</script>é\"");
+    ft_free(j);
+    /* invalid UTF-8 (a lone continuation byte, a truncated sequence, an
+     * encoded surrogate) becomes U+FFFD so the output always parses */
+    ft_str bad = {"x\x80y\xe2\x82z\xed\xa0\x80", 9};
+    j = json_of(bad);
+    json_t *parsed = json_loads(j, JSON_DECODE_ANY, NULL);
+    assert_non_null(parsed);
+    assert_non_null(strstr(json_string_value(parsed), "\xEF\xBF\xBD"));
+    json_decref(parsed);
+    ft_free(j);
+    ft_str nul = {"a\0b", 3};
+    j = json_of(nul);
+    assert_string_equal(j, "\"a\\u0000b\"");
+    ft_free(j);
+}
+
+static void test_json_numbers(void **s)
+{
+    (void)s;
+    ft_buf b = {0};
+    ft_json_double(&b, 0.1);
+    ft_buf_putc(&b, ' ');
+    ft_json_double(&b, 404);
+    ft_buf_putc(&b, ' ');
+    ft_json_double(&b, 1.0 / 0.0);
+    ft_buf_putc(&b, '\0');
+    assert_string_equal(b.ptr, "0.1 404 null");
+    ft_buf_free(&b);
+}
+
+static void test_iso8601_and_hex(void **s)
+{
+    (void)s;
+    char ts[25];
+    ft_iso8601_ms(1795302980631941920ull, ts);
+    assert_string_equal(ts, "2026-11-21T23:16:20.631Z");
+    ft_iso8601_ms(0, ts);
+    assert_string_equal(ts, "1970-01-01T00:00:00.000Z");
+    uint8_t id[8];
+    assert_true(ft_hex_decode(FT_STR_LIT("0aF9dd26539678ff"), id, 8));
+    char hex[17];
+    ft_hex_encode(id, 8, hex);
+    assert_string_equal(hex, "0af9dd26539678ff");
+    assert_false(ft_hex_decode(FT_STR_LIT("0af9dd26539678f"), id, 8));
+    assert_false(ft_hex_decode(FT_STR_LIT("0af9dd26539678fg"), id, 8));
+    assert_true(ft_bytes_zero((const uint8_t *)"\0\0", 2));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_table),  cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_alloc_hook),   cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_json_numbers), cmocka_unit_test(test_iso8601_and_hex),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
