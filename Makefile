@@ -4,8 +4,9 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-DATA_DIR   ?= $(HOME)/.local/share/fedtrace
-STORE      ?= lmdb:$(DATA_DIR)/store
+# STORE=URL picks the store for `make run`; empty means fedtrace's default
+# ($FEDTRACE_STORE, else lmdb:$XDG_DATA_HOME/fedtrace or ~/.local/share/fedtrace)
+STORE      ?=
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build build-asan run test test-normal test-asan fuzz clean
@@ -24,8 +25,7 @@ build-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 run: build
-	@mkdir -p $(DATA_DIR)
-	./$(BUILD)/fedtrace traces --store $(STORE)
+	./$(BUILD)/fedtrace traces $(if $(STORE),--store $(STORE))
 
 test: test-normal test-asan
 

@@ -240,7 +240,7 @@ static int cmd_traces(const cli *c)
         }
     } else if (n == 0) {
         printf("no traces with activities in %s\n"
-               "(send OTLP to it, or store captured requests with: fedtrace import FILE.pb)\n",
+               "(store captured OTLP/protobuf requests with: fedtrace import FILE.pb)\n",
                c->store);
     } else {
         printf("%-32s  %-24s  %5s  %s\n", "TRACE", "FIRST ACTIVITY", "COUNT", "TYPES");
