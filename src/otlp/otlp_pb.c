@@ -762,129 +762,6 @@ static ft_code decode_span(dec *d, rd r, const ft_resource *res,
     return FT_OK;
 }
 
-static ft_code decode_scope_spans(dec *d, rd r, const ft_resource *res)
-{
-    /* Allocated first so that spans can point at it even when the scope
-     * field comes after them on the wire. */
-    ft_scope *scope = ft_arena_calloc(d->arena, sizeof *scope);
-    if (scope == NULL)
-        return nomem(d, &D_SCOPE_SPANS, 1);
-    scope->name = scope->version = scope->schema_url = NO_STR;
-    field f;
-    while (r.p < r.end) {
-        TRY(next_field(d, &D_SCOPE_SPANS, &r, &f));
-        switch (f.num) {
-        case 1:
-            TRY(want(d, &D_SCOPE_SPANS, &f, WT_LEN));
-            TRY(decode_scope(d, sub_rd(&f), scope));
-            break;
-        case 2:
-            TRY(want(d, &D_SCOPE_SPANS, &f, WT_LEN));
-            TRY(decode_span(d, sub_rd(&f), res, scope, f.at));
-            break;
-        case 3:
-            TRY(want(d, &D_SCOPE_SPANS, &f, WT_LEN));
-            scope->schema_url = as_str(&f);
-            break;
-        default:
-            break;
-        }
-    }
-    return FT_OK;
-}
-
-static ft_code decode_resource_spans(dec *d, rd r)
-{
-    ft_resource *res = ft_arena_calloc(d->arena, sizeof *res);
-    if (res == NULL)
-        return nomem(d, &D_RESOURCE_SPANS, 1);
-    res->schema_url = NO_STR;
-    field f;
-    while (r.p < r.end) {
-        TRY(next_field(d, &D_RESOURCE_SPANS, &r, &f));
-        switch (f.num) {
-        case 1:
-            TRY(want(d, &D_RESOURCE_SPANS, &f, WT_LEN));
-            TRY(decode_resource(d, sub_rd(&f), res));
-            break;
-        case 2:
-            TRY(want(d, &D_RESOURCE_SPANS, &f, WT_LEN));
-            TRY(decode_scope_spans(d, sub_rd(&f), res));
-            break;
-        case 3:
-            TRY(want(d, &D_RESOURCE_SPANS, &f, WT_LEN));
-            res->schema_url = as_str(&f);
-            break;
-        default:
-            break;
-        }
-    }
-    return FT_OK;
-}
-
-/*
- * Counts the leaf items (spans or log records) of a request:
- * request.1 -> resource.2 -> scope.2.  Framing errors on the way are
- * reported here, named as the decode pass would name them.
- */
-static ft_code count_leaves(dec *d, rd r, const msgdesc *req,
-                            const msgdesc *resource, const msgdesc *scope,
-                            size_t *total)
-{
-    size_t t = 0;
-    field f, g;
-    while (r.p < r.end) {
-        TRY(next_field(d, req, &r, &f));
-        if (f.num != 1 || f.wt != WT_LEN)
-            continue;
-        rd rr = sub_rd(&f);
-        while (rr.p < rr.end) {
-            TRY(next_field(d, resource, &rr, &g));
-            if (g.num != 2 || g.wt != WT_LEN)
-                continue;
-            size_t n;
-            TRY(count_one(d, scope, sub_rd(&g), 2, &n));
-            t += n;
-        }
-    }
-    *total = t;
-    return FT_OK;
-}
-
-ft_code ft_otlp_decode_traces_pb(const uint8_t *body, size_t len,
-                                 ft_arena *arena, ft_span_batch *batch,
-                                 ft_err *err)
-{
-    if (batch == NULL || arena == NULL || (body == NULL && len != 0))
-        return ft_err_set(err, FT_INVAL, 0, "OTLP protobuf: missing argument");
-    memset(batch, 0, sizeof *batch);
-    batch->reject_reason = NO_STR;
-    if (len == 0)
-        return FT_OK; /* an empty request is a valid, empty message */
-
-    dec d = {.body = body, .arena = arena, .err = err};
-    rd r = {body, body + len};
-    size_t total;
-    TRY(count_leaves(&d, r, &D_TRACE_REQ, &D_RESOURCE_SPANS, &D_SCOPE_SPANS,
-                     &total));
-    TRY(alloc_array(&d, total, sizeof(ft_span), &d.items, &D_SCOPE_SPANS, 2));
-    d.cap = total;
-
-    field f;
-    while (r.p < r.end) {
-        TRY(next_field(&d, &D_TRACE_REQ, &r, &f));
-        if (f.num == 1) {
-            TRY(want(&d, &D_TRACE_REQ, &f, WT_LEN));
-            TRY(decode_resource_spans(&d, sub_rd(&f)));
-        }
-    }
-    batch->spans = d.n ? d.items : NULL;
-    batch->n = d.n;
-    batch->rejected = d.rejected;
-    batch->reject_reason = d.reject_reason;
-    return FT_OK;
-}
-
 /* ---- logs.proto ---------------------------------------------------------- */
 
 static ft_code decode_log(dec *d, rd r, const ft_resource *res,
@@ -978,26 +855,54 @@ static ft_code decode_log(dec *d, rd r, const ft_resource *res,
     return FT_OK;
 }
 
-static ft_code decode_scope_logs(dec *d, rd r, const ft_resource *res)
+/* ---- the export envelope, shared by traces and logs ---------------------- */
+
+/*
+ * Traces and logs wrap their leaf items alike:
+ *   ExportXServiceRequest{1: ResourceX}
+ *   ResourceX{1: Resource, 2: ScopeX, 3: schema_url}
+ *   ScopeX{1: InstrumentationScope, 2: leaf item, 3: schema_url}
+ * A signal names the messages (for errors) and says how to decode a leaf.
+ */
+typedef struct signal_desc {
+    const msgdesc *req, *resource, *scope;
+    size_t item_size; /* of the output array's elements */
+    /* decodes the leaf in r (whose tag starts at `at`) into d->items[d->n] */
+    ft_code (*leaf)(dec *d, rd r, const ft_resource *res,
+                    const ft_scope *scope, const uint8_t *at);
+} signal_desc;
+
+static const signal_desc SIG_TRACES = {&D_TRACE_REQ, &D_RESOURCE_SPANS,
+                                       &D_SCOPE_SPANS, sizeof(ft_span),
+                                       decode_span};
+static const signal_desc SIG_LOGS = {&D_LOGS_REQ, &D_RESOURCE_LOGS,
+                                     &D_SCOPE_LOGS, sizeof(ft_log),
+                                     decode_log};
+
+/* ScopeSpans / ScopeLogs */
+static ft_code decode_scope_x(dec *d, const signal_desc *sig, rd r,
+                              const ft_resource *res)
 {
+    /* Allocated first so that leaves can point at it even when the scope
+     * field comes after them on the wire. */
     ft_scope *scope = ft_arena_calloc(d->arena, sizeof *scope);
     if (scope == NULL)
-        return nomem(d, &D_SCOPE_LOGS, 1);
+        return nomem(d, sig->scope, 1);
     scope->name = scope->version = scope->schema_url = NO_STR;
     field f;
     while (r.p < r.end) {
-        TRY(next_field(d, &D_SCOPE_LOGS, &r, &f));
+        TRY(next_field(d, sig->scope, &r, &f));
         switch (f.num) {
         case 1:
-            TRY(want(d, &D_SCOPE_LOGS, &f, WT_LEN));
+            TRY(want(d, sig->scope, &f, WT_LEN));
             TRY(decode_scope(d, sub_rd(&f), scope));
             break;
         case 2:
-            TRY(want(d, &D_SCOPE_LOGS, &f, WT_LEN));
-            TRY(decode_log(d, sub_rd(&f), res, scope, f.at));
+            TRY(want(d, sig->scope, &f, WT_LEN));
+            TRY(sig->leaf(d, sub_rd(&f), res, scope, f.at));
             break;
         case 3:
-            TRY(want(d, &D_SCOPE_LOGS, &f, WT_LEN));
+            TRY(want(d, sig->scope, &f, WT_LEN));
             scope->schema_url = as_str(&f);
             break;
         default:
@@ -1007,26 +912,27 @@ static ft_code decode_scope_logs(dec *d, rd r, const ft_resource *res)
     return FT_OK;
 }
 
-static ft_code decode_resource_logs(dec *d, rd r)
+/* ResourceSpans / ResourceLogs */
+static ft_code decode_resource_x(dec *d, const signal_desc *sig, rd r)
 {
     ft_resource *res = ft_arena_calloc(d->arena, sizeof *res);
     if (res == NULL)
-        return nomem(d, &D_RESOURCE_LOGS, 1);
+        return nomem(d, sig->resource, 1);
     res->schema_url = NO_STR;
     field f;
     while (r.p < r.end) {
-        TRY(next_field(d, &D_RESOURCE_LOGS, &r, &f));
+        TRY(next_field(d, sig->resource, &r, &f));
         switch (f.num) {
         case 1:
-            TRY(want(d, &D_RESOURCE_LOGS, &f, WT_LEN));
+            TRY(want(d, sig->resource, &f, WT_LEN));
             TRY(decode_resource(d, sub_rd(&f), res));
             break;
         case 2:
-            TRY(want(d, &D_RESOURCE_LOGS, &f, WT_LEN));
-            TRY(decode_scope_logs(d, sub_rd(&f), res));
+            TRY(want(d, sig->resource, &f, WT_LEN));
+            TRY(decode_scope_x(d, sig, sub_rd(&f), res));
             break;
         case 3:
-            TRY(want(d, &D_RESOURCE_LOGS, &f, WT_LEN));
+            TRY(want(d, sig->resource, &f, WT_LEN));
             res->schema_url = as_str(&f);
             break;
         default:
@@ -1036,36 +942,100 @@ static ft_code decode_resource_logs(dec *d, rd r)
     return FT_OK;
 }
 
+/*
+ * Counts the leaf items (spans or log records) of a request:
+ * request.1 -> resource.2 -> scope.2.  Framing errors on the way are
+ * reported here, named as the decode pass would name them.
+ */
+static ft_code count_leaves(dec *d, const signal_desc *sig, rd r,
+                            size_t *total)
+{
+    size_t t = 0;
+    field f, g;
+    while (r.p < r.end) {
+        TRY(next_field(d, sig->req, &r, &f));
+        if (f.num != 1 || f.wt != WT_LEN)
+            continue;
+        rd rr = sub_rd(&f);
+        while (rr.p < rr.end) {
+            TRY(next_field(d, sig->resource, &rr, &g));
+            if (g.num != 2 || g.wt != WT_LEN)
+                continue;
+            size_t n;
+            TRY(count_one(d, sig->scope, sub_rd(&g), 2, &n));
+            t += n;
+        }
+    }
+    *total = t;
+    return FT_OK;
+}
+
+/*
+ * Decodes the leaves of the request in r into d->items[0..d->n) (NULL when
+ * there are none), counting refusals in d->rejected and d->reject_reason.
+ */
+static ft_code decode_request(dec *d, const signal_desc *sig, rd r)
+{
+    size_t total;
+    TRY(count_leaves(d, sig, r, &total));
+    TRY(alloc_array(d, total, sig->item_size, &d->items, sig->scope, 2));
+    d->cap = total;
+
+    field f;
+    while (r.p < r.end) {
+        TRY(next_field(d, sig->req, &r, &f));
+        if (f.num == 1) {
+            TRY(want(d, sig->req, &f, WT_LEN));
+            TRY(decode_resource_x(d, sig, sub_rd(&f)));
+        }
+    }
+    if (d->n == 0)
+        d->items = NULL;
+    return FT_OK;
+}
+
+/*
+ * Decodes the export request body[0..len), whose arguments the caller has
+ * checked, into *d.  An empty request is a valid, empty message; after a
+ * failure *d is an empty result too, so that the caller can publish *d
+ * whatever the outcome.
+ */
+static ft_code decode_export(dec *d, const signal_desc *sig,
+                             const uint8_t *body, size_t len,
+                             ft_arena *arena, ft_err *err)
+{
+    *d = (dec){.body = body, .arena = arena, .err = err};
+    ft_code rc = len == 0 ? FT_OK : decode_request(d, sig, (rd){body, body + len});
+    if (rc != FT_OK || len == 0)
+        *d = (dec){.reject_reason = NO_STR};
+    return rc;
+}
+
+static ft_code missing_argument(ft_err *err)
+{
+    return ft_err_set(err, FT_INVAL, 0, "OTLP protobuf: missing argument");
+}
+
+ft_code ft_otlp_decode_traces_pb(const uint8_t *body, size_t len,
+                                 ft_arena *arena, ft_span_batch *batch,
+                                 ft_err *err)
+{
+    if (batch == NULL || arena == NULL || (body == NULL && len != 0))
+        return missing_argument(err);
+    dec d;
+    ft_code rc = decode_export(&d, &SIG_TRACES, body, len, arena, err);
+    *batch = (ft_span_batch){d.items, d.n, d.rejected, d.reject_reason};
+    return rc;
+}
+
 ft_code ft_otlp_decode_logs_pb(const uint8_t *body, size_t len,
                                ft_arena *arena, ft_log_batch *batch,
                                ft_err *err)
 {
     if (batch == NULL || arena == NULL || (body == NULL && len != 0))
-        return ft_err_set(err, FT_INVAL, 0, "OTLP protobuf: missing argument");
-    memset(batch, 0, sizeof *batch);
-    batch->reject_reason = NO_STR;
-    if (len == 0)
-        return FT_OK;
-
-    dec d = {.body = body, .arena = arena, .err = err};
-    rd r = {body, body + len};
-    size_t total;
-    TRY(count_leaves(&d, r, &D_LOGS_REQ, &D_RESOURCE_LOGS, &D_SCOPE_LOGS,
-                     &total));
-    TRY(alloc_array(&d, total, sizeof(ft_log), &d.items, &D_SCOPE_LOGS, 2));
-    d.cap = total;
-
-    field f;
-    while (r.p < r.end) {
-        TRY(next_field(&d, &D_LOGS_REQ, &r, &f));
-        if (f.num == 1) {
-            TRY(want(&d, &D_LOGS_REQ, &f, WT_LEN));
-            TRY(decode_resource_logs(&d, sub_rd(&f)));
-        }
-    }
-    batch->logs = d.n ? d.items : NULL;
-    batch->n = d.n;
-    batch->rejected = d.rejected;
-    batch->reject_reason = d.reject_reason;
-    return FT_OK;
+        return missing_argument(err);
+    dec d;
+    ft_code rc = decode_export(&d, &SIG_LOGS, body, len, arena, err);
+    *batch = (ft_log_batch){d.items, d.n, d.rejected, d.reject_reason};
+    return rc;
 }
