@@ -647,9 +647,8 @@ static bool ops_push(ft_arena *a, ops *o, ft_kv_key k, ft_str val, int64_t ttl)
  * of traces whose summary must be refreshed). */
 typedef struct trace_acc {
     char id[33];
-    texts spans, records, index; /* index: [ms, "trace"] pairs */
-    int64_t *minutes;
-    size_t n_minutes;
+    texts spans, logs, records;
+    texts index; /* CAS strategy: [ms,"traceId"] entries */
 } trace_acc;
 
 typedef struct accs {
@@ -697,7 +696,9 @@ static ft_code cas_index(ft_exporter *ex, ft_arena *a, trace_acc *acc,
     ft_code rc = FT_OK;
     for (size_t i = 0; i < acc->index.n && rc == FT_OK; i++) {
         /* one bucket per entry; entries of one trace rarely span minutes */
-        int64_t minute = acc->minutes[i];
+        long long ms = 0;
+        sscanf(acc->index.v[i].ptr, "[%lld,", &ms);
+        int64_t minute = ms / 60000;
         char mbuf[32];
         int mlen = snprintf(mbuf, sizeof mbuf, "%lld", (long long)minute);
         ft_kv_key bk = KEY(ex, a, FT_STR_LIT("_recent"), arena_str(a, mbuf, (size_t)mlen));
@@ -727,6 +728,11 @@ static ft_code flush_cas(ft_exporter *ex, ft_arena *a, accs *traces,
             rc = k.parts ? cas_append(ex, k, acc->spans.v, acc->spans.n, st, err)
                          : nomem(err);
         }
+        if (rc == FT_OK && acc->logs.n) {
+            ft_kv_key k = KEY(ex, a, FT_STR_LIT("_logs"), tid);
+            rc = k.parts ? cas_append(ex, k, acc->logs.v, acc->logs.n, st, err)
+                         : nomem(err);
+        }
         if (rc == FT_OK && acc->records.n) {
             ft_kv_key k = KEY(ex, a, tid);
             rc = k.parts ? cas_append(ex, k, acc->records.v, acc->records.n, st, err)
@@ -742,17 +748,45 @@ static ft_code flush_cas(ft_exporter *ex, ft_arena *a, accs *traces,
     return FT_OK;
 }
 
+/* What one export call collects before it writes: the ops of one atomic
+ * batch (LIST), or per trace the lists to append (CAS). */
+typedef struct job {
+    ft_export_stats local, *st;
+    ft_arena *a;
+    ft_buf b; /* scratch for one JSON text */
+    ops o;
+    accs traces;
+    bool list;
+} job;
+
+static void job_start(ft_exporter *ex, job *j, ft_export_stats *stats)
+{
+    memset(j, 0, sizeof *j);
+    j->st = stats ? stats : &j->local;
+    j->a = ex->arena;
+    ft_arena_reset(j->a);
+    j->list = ex->strategy == FT_STRATEGY_LIST;
+}
+
+/* Writes what the job collected, then refreshes Fedify's summaries of the
+ * traces that got activities. */
+static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
+{
+    if (!j->list)
+        return flush_cas(ex, j->a, &j->traces, j->st, err);
+    ft_code rc = ft_kv_batch(ex->kv, j->o.v, j->o.n, err);
+    for (size_t i = 0; i < j->traces.n && rc == FT_OK; i++)
+        if (ex->summaries && j->traces.v[i].records.n)
+            rc = update_summary(ex, j->traces.v[i].id, j->st, err);
+    return rc;
+}
+
 ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
                                  ft_export_stats *stats, ft_err *err)
 {
-    ft_export_stats local = {0};
-    ft_export_stats *st = stats ? stats : &local;
-    ft_arena *a = ex->arena;
-    ft_arena_reset(a);
-    ft_buf b = {0};
-    ops o = {0};
-    accs traces = {0};
-    bool list = ex->strategy == FT_STRATEGY_LIST;
+    job j;
+    job_start(ex, &j, stats);
+    ft_arena *a = j.a;
     ft_code rc = FT_OK;
     size_t n_records = 0;
 
@@ -762,51 +796,41 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
         ft_hex_encode(sp->trace_id, 16, tid);
         ft_hex_encode(sp->span_id, 8, sid);
         ft_str t = arena_str(a, tid, 32), s = arena_str(a, sid, 16);
-        ft_buf_reset(&b);
-        ft__span_json(&b, sp);
-        ft_str sj = buf_to_arena(a, &b);
-        trace_acc *acc = acc_for(a, &traces, tid);
+        ft_buf_reset(&j.b);
+        ft__span_json(&j.b, sp);
+        ft_str sj = buf_to_arena(a, &j.b);
+        trace_acc *acc = acc_for(a, &j.traces, tid);
         if (acc == NULL || t.ptr == NULL || s.ptr == NULL || sj.ptr == NULL) {
             rc = nomem(err);
             break;
         }
-        bool ok = list ? ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms)
+        bool ok = j.list ? ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms)
                        : texts_push(a, &acc->spans, sj);
         unsigned ordinal = 0;
         for (size_t e = 0; e < sp->n_events && ok; e++) {
             const ft_event *ev = &sp->events[e];
-            ft_buf_reset(&b);
-            if (!ft__activity_record_json(sp, ev, &b))
+            ft_buf_reset(&j.b);
+            if (!ft__activity_record_json(sp, ev, &j.b))
                 continue;
-            ft_str rj = buf_to_arena(a, &b);
+            ft_str rj = buf_to_arena(a, &j.b);
             char ord[16];
             int ol = snprintf(ord, sizeof ord, "%u", ordinal);
             ft_str ms = arena_fmt_ts(a, event_ms(ev));
-            if (list) {
+            if (j.list) {
                 ft_kv_key rk = ordinal == 0
                                    ? KEY(ex, a, t, s)
                                    : KEY(ex, a, t, s, arena_str(a, ord, (size_t)ol));
-                ok = ops_push(a, &o, rk, rj, ex->ttl_ms) &&
-                     ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_recent"), ms, t),
+                ok = ops_push(a, &j.o, rk, rj, ex->ttl_ms) &&
+                     ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_recent"), ms, t),
                               FT_STR_LIT(""), ex->ttl_ms);
                 if (ok && acc->records.n == 0)
                     ok = texts_push(a, &acc->records, rj); /* marks "has activities" */
             } else {
-                ft_buf_reset(&b);
-                ft_buf_printf(&b, "[%lld,\"%s\"]", (long long)event_ms(ev), tid);
-                ft_str ij = buf_to_arena(a, &b);
+                ft_buf_reset(&j.b);
+                ft_buf_printf(&j.b, "[%lld,\"%s\"]", (long long)event_ms(ev), tid);
+                ft_str ij = buf_to_arena(a, &j.b);
                 ok = rj.ptr && ij.ptr && texts_push(a, &acc->records, rj) &&
                      texts_push(a, &acc->index, ij);
-                if (ok) {
-                    int64_t *m = ft_arena_alloc(a, acc->index.n * sizeof *m);
-                    ok = m != NULL;
-                    if (ok) {
-                        if (acc->n_minutes)
-                            memcpy(m, acc->minutes, acc->n_minutes * sizeof *m);
-                        m[acc->n_minutes++] = event_ms(ev) / 60000;
-                        acc->minutes = m;
-                    }
-                }
             }
             ordinal++;
             n_records++;
@@ -814,18 +838,12 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
         if (!ok)
             rc = nomem(err);
     }
-    ft_buf_free(&b);
-    if (rc == FT_OK && list) {
-        rc = ft_kv_batch(ex->kv, o.v, o.n, err);
-        for (size_t i = 0; i < traces.n && rc == FT_OK; i++)
-            if (ex->summaries && traces.v[i].records.n)
-                rc = update_summary(ex, traces.v[i].id, st, err);
-    } else if (rc == FT_OK) {
-        rc = flush_cas(ex, a, &traces, st, err);
-    }
+    ft_buf_free(&j.b);
+    if (rc == FT_OK)
+        rc = job_write(ex, &j, err);
     if (rc == FT_OK) {
-        st->spans += batch->n;
-        st->activities += n_records;
+        j.st->spans += batch->n;
+        j.st->activities += n_records;
     }
     return rc;
 }
@@ -843,14 +861,9 @@ static uint64_t fnv1a(ft_str s)
 ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
                                 ft_export_stats *stats, ft_err *err)
 {
-    ft_export_stats local = {0};
-    ft_export_stats *st = stats ? stats : &local;
-    ft_arena *a = ex->arena;
-    ft_arena_reset(a);
-    ft_buf b = {0};
-    ops o = {0};
-    accs traces = {0};
-    bool list = ex->strategy == FT_STRATEGY_LIST;
+    job j;
+    job_start(ex, &j, stats);
+    ft_arena *a = j.a;
     ft_code rc = FT_OK;
     size_t stored = 0;
     for (size_t i = 0; i < batch->n && rc == FT_OK; i++) {
@@ -859,40 +872,33 @@ ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
             continue;
         char tid[33];
         ft_hex_encode(lg->trace_id, 16, tid);
-        ft_buf_reset(&b);
-        ft__log_json(&b, lg);
-        ft_str lj = buf_to_arena(a, &b);
+        ft_buf_reset(&j.b);
+        ft__log_json(&j.b, lg);
+        ft_str lj = buf_to_arena(a, &j.b);
         ft_str t = arena_str(a, tid, 32);
         bool ok = lj.ptr != NULL && t.ptr != NULL;
-        if (ok && list) {
+        if (ok && j.list) {
             char tb[24], hb[24];
             int tl = snprintf(tb, sizeof tb, "%020llu",
                               (unsigned long long)(lg->time_ns ? lg->time_ns : lg->observed_ns));
             int hl = snprintf(hb, sizeof hb, "%016llx", (unsigned long long)fnv1a(lj));
-            ok = ops_push(a, &o,
+            ok = ops_push(a, &j.o,
                           KEY(ex, a, FT_STR_LIT("_logs"), t, arena_str(a, tb, (size_t)tl),
                               arena_str(a, hb, (size_t)hl)),
                           lj, ex->ttl_ms);
         } else if (ok) {
-            trace_acc *acc = acc_for(a, &traces, tid);
-            ok = acc != NULL && texts_push(a, &acc->spans, lj);
+            trace_acc *acc = acc_for(a, &j.traces, tid);
+            ok = acc != NULL && texts_push(a, &acc->logs, lj);
         }
         if (!ok)
             rc = nomem(err);
         stored++;
     }
-    ft_buf_free(&b);
-    if (rc == FT_OK && list) {
-        rc = ft_kv_batch(ex->kv, o.v, o.n, err);
-    } else if (rc == FT_OK) {
-        for (size_t i = 0; i < traces.n && rc == FT_OK; i++) {
-            ft_kv_key k = KEY(ex, a, FT_STR_LIT("_logs"), arena_str(a, traces.v[i].id, 32));
-            rc = k.parts ? cas_append(ex, k, traces.v[i].spans.v, traces.v[i].spans.n, st, err)
-                         : nomem(err);
-        }
-    }
+    ft_buf_free(&j.b);
     if (rc == FT_OK)
-        st->logs += stored;
+        rc = job_write(ex, &j, err);
+    if (rc == FT_OK)
+        j.st->logs += stored;
     return rc;
 }
 
