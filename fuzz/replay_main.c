@@ -1,6 +1,8 @@
 /* replay_main.c - runs a fuzz target over every file of a corpus directory
  * (or over the files named), so that the corpora are replayed by ctest in
  * normal and sanitizer builds without libFuzzer. */
+#include "fedtrace/common.h"
+
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,30 +14,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        perror(path);
+    char *buf;
+    size_t len;
+    ft_err err = {0};
+    if (ft_read_file(path, 0, &buf, &len, &err) != FT_OK) {
+        fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    size_t n;
-    while (buf != NULL && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            uint8_t *nb = realloc(buf, cap *= 2);
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    fclose(f);
-    if (buf == NULL)
-        return -1;
-    LLVMFuzzerTestOneInput(buf, len);
-    free(buf);
+    LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
+    ft_free(buf);
     return 0;
 }
 

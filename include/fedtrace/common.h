@@ -129,6 +129,14 @@ size_t ft_arena_used(const ft_arena *a);
 /* Registers fn(data) to run at reset/destroy; false when out of memory. */
 bool ft_arena_cleanup(ft_arena *a, void (*fn)(void *), void *data);
 
+/*
+ * Reads a whole file into *data (ft_malloc'd, NUL-terminated past *len;
+ * the caller ft_frees it).  Files larger than max bytes (0: no limit) fail
+ * with FT_TOO_LARGE; errors name the path.  On failure *data is NULL.
+ */
+ft_code ft_read_file(const char *path, size_t max, char **data, size_t *len,
+                     ft_err *err);
+
 /* Wall clock in milliseconds since the epoch.  Tests may replace it (the
  * TTL sweeper and expiry checks read it) with ft_clock_set; NULL restores
  * the system clock. */

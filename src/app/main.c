@@ -138,33 +138,6 @@ static void close_session(session *s)
     ft_arena_destroy(s->arena);
 }
 
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, r;
-    unsigned char *buf = malloc(cap);
-    while (buf != NULL && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            unsigned char *nb = realloc(buf, cap * 2);
-            if (nb == NULL)
-                free(buf);
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 static int cmd_import(const cli *c)
 {
     if (c->argc < 2) {
@@ -179,16 +152,16 @@ static int cmd_import(const cli *c)
     size_t rejected = 0;
     for (int i = 1; i < c->argc; i++) {
         size_t len;
-        unsigned char *body = read_file(c->argv[i], &len);
-        if (body == NULL) {
-            fprintf(stderr, "fedtrace: %s: %s\n", c->argv[i], strerror(errno));
+        char *body;
+        ft_err err = {0};
+        if (ft_read_file(c->argv[i], 0, &body, &len, &err) != FT_OK) {
+            fprintf(stderr, "fedtrace: %s\n", err.msg);
             rc = 1;
             continue;
         }
         ft_arena_reset(s.arena);
         ft_span_batch batch;
-        ft_err err = {0};
-        if (ft_otlp_decode_traces_pb(body, len, s.arena, &batch, &err) != FT_OK ||
+        if (ft_otlp_decode_traces_pb((const uint8_t *)body, len, s.arena, &batch, &err) != FT_OK ||
             ft_exporter_export_spans(s.ex, &batch, &total, &err) != FT_OK) {
             fprintf(stderr, "fedtrace: %s: %s\n", c->argv[i], err.msg);
             rc = 1;
@@ -197,7 +170,7 @@ static int cmd_import(const cli *c)
                     batch.rejected, (int)batch.reject_reason.len, batch.reject_reason.ptr);
         }
         rejected += batch.rejected;
-        free(body);
+        ft_free(body);
     }
     if (c->json)
         printf("{\"spans\":%zu,\"activities\":%zu,\"rejected\":%zu}\n", total.spans,

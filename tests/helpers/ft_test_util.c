@@ -1,6 +1,8 @@
 /* ft_test_util.c - file and protobuf-writer helpers for the tests. */
 #include "ft_test_util.h"
 
+#include "fedtrace/common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +19,13 @@ static void *xrealloc(void *p, size_t n)
 
 uint8_t *ft_test_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    char *data;
+    size_t n;
+    if (ft_read_file(path, 0, &data, &n, NULL) != FT_OK)
         return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    uint8_t *buf = xrealloc(NULL, cap + 1);
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = xrealloc(buf, (cap *= 2) + 1);
-    }
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
     if (len != NULL)
         *len = n;
-    return buf;
+    return (uint8_t *)data;
 }
 
 bool ft_test_write_file(const char *path, const void *data, size_t len)

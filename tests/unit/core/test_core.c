@@ -142,12 +142,30 @@ static void test_iso8601_and_hex(void **s)
     assert_true(ft_bytes_zero((const uint8_t *)"\0\0", 2));
 }
 
+static void test_read_file(void **s)
+{
+    (void)s;
+    char *data;
+    size_t len;
+    ft_err err = {0};
+    assert_int_equal(ft_read_file(FT_TEST_DATA "/fedify-2.3.6/0001-traces.pb", 0, &data, &len, &err), FT_OK);
+    assert_true(len > 1000);
+    assert_int_equal(data[len], '\0');
+    ft_free(data);
+    assert_int_equal(ft_read_file(FT_TEST_DATA "/fedify-2.3.6/0001-traces.pb", 100, &data, &len, &err), FT_TOO_LARGE);
+    assert_null(data);
+    assert_non_null(strstr(err.msg, "0001-traces.pb"));
+    assert_int_equal(ft_read_file(FT_TEST_DATA "/no-such-file", 0, &data, &len, &err), FT_IO);
+    assert_non_null(strstr(err.msg, "no-such-file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),  cmocka_unit_test(test_arena),
         cmocka_unit_test(test_alloc_hook),   cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_json_numbers), cmocka_unit_test(test_iso8601_and_hex),
+        cmocka_unit_test(test_read_file),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
