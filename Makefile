@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 STORE      ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan run test test-normal test-asan fuzz clean
+.PHONY: all deps build build-asan run test test-normal test-asan fuzz bench clean
 
 all: build
 
@@ -45,6 +45,9 @@ fuzz: deps
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$name fuzz/corpus/$$name || exit 1; \
 	done
+
+bench: build
+	@sh bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
