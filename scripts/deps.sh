@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
-liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev"
+liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev \
+libmicrohttpd-dev"
 
 missing=""
 for p in $PACKAGES; do

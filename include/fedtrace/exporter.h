@@ -126,6 +126,17 @@ ft_code ft_exporter_logs(ft_exporter *ex, const char *trace_id,
                          ft_arena *arena, ft_str **out, size_t *n_out,
                          ft_err *err);
 
+/*
+ * Deletes the traces that arrived first (by the minute their first batch
+ * was stored), oldest first, at most max_traces of them: their records,
+ * spans, logs, summary and index entries.  *evicted (may be NULL) gets the
+ * count; 0 means nothing is left to evict.  A trace that is still being
+ * written when it is evicted keeps only what arrives afterwards.  LIST
+ * strategy only (FT_UNSUPPORTED otherwise).
+ */
+ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
+                                 size_t *evicted, ft_err *err);
+
 /* Renders summaries as Fedify's JSON array of TraceSummary. */
 ft_code ft_trace_summaries_json(const ft_trace_summary *s, size_t n,
                                 ft_arena *arena, ft_str *out, ft_err *err);

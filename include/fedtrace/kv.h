@@ -129,6 +129,8 @@ typedef struct ft_kv_stats {
     uint64_t entries;     /* live + expired-but-unswept entries */
     uint64_t pages_used;  /* lmdb: pages in use (branch+leaf+overflow) */
     uint64_t expiring;    /* entries carrying a TTL */
+    uint64_t bytes_used;  /* lmdb: pages in use times the page size */
+    uint64_t bytes_max;   /* lmdb: the map size; 0 when unbounded/unknown */
 } ft_kv_stats;
 
 ft_code ft_kv_stats_get(ft_kv *kv, ft_kv_stats *st, ft_err *err);

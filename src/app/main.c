@@ -9,6 +9,7 @@
  * Every subcommand takes --store URL (default: $FEDTRACE_STORE, else
  * lmdb:$XDG_DATA_HOME/fedtrace, else lmdb:~/.local/share/fedtrace).
  */
+#include "app/app.h"
 #include "fedtrace/exporter.h"
 #include "fedtrace/otlp.h"
 
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FEDTRACE_VERSION "0.1.0"
 
 typedef struct cli {
     const char *store;
@@ -36,6 +36,8 @@ static void usage(FILE *f)
             "usage: fedtrace COMMAND [OPTIONS] [ARGS]\n"
             "\n"
             "commands:\n"
+            "  serve              receive OTLP/HTTP and serve the API (see\n"
+            "                     fedtrace serve --help)\n"
             "  import FILE...     store OTLP/HTTP protobuf trace requests (the\n"
             "                     bodies of POST /v1/traces) from files\n"
             "  traces             list recent traces that carry activities\n"
@@ -53,7 +55,7 @@ static void usage(FILE *f)
             "  --version          print the version\n");
 }
 
-static char *default_store(void)
+char *ft_default_store(void)
 {
     const char *env = getenv("FEDTRACE_STORE");
     if (env != NULL && *env)
@@ -411,11 +413,13 @@ int main(int argc, char **argv)
         printf("fedtrace %s\n", FEDTRACE_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "serve") == 0)
+        return ft_serve_main(argc - 1, argv + 1);
     cli c = {0};
     int rc = parse_args(argc - 1, argv + 1, &c);
     char *store = NULL;
     if (rc == 0 && c.store == NULL)
-        c.store = store = default_store();
+        c.store = store = ft_default_store();
     const char *cmd = c.argc > 0 ? c.argv[0] : "";
     if (rc != 0)
         ;

@@ -15,6 +15,7 @@
  * read transactions.  Several processes may open the same directory; LMDB
  * serialises their write transactions through its lock file.
  */
+#include "core/config.h"
 #include "kv/kv_int.h"
 
 #include <errno.h>
@@ -76,20 +77,11 @@ static int mkdir_p(const char *path)
 
 static ft_code parse_size(const char *s, size_t *out, ft_err *err)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    unsigned long long mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1ull << 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1ull << 20, end++;
-    else if (*end == 'g' || *end == 'G')
-        mul = 1ull << 30, end++;
-    if (errno || end == s || *end != '\0' || v == 0 || v > SIZE_MAX / mul)
+    uint64_t v;
+    if (!ft_parse_size(s, &v) || v == 0 || v > SIZE_MAX)
         return ft_err_set(err, FT_INVAL, 0,
-                          "mapsize=%s is not a size (e.g. 4G, 512M)", s);
-    *out = (size_t)(v * mul);
+                          "mapsize=%s is not a size (e.g. 4G, 512MiB)", s);
+    *out = (size_t)v;
     return FT_OK;
 }
 
@@ -596,6 +588,10 @@ static ft_code lm_stats(void *state, ft_kv_stats *st, ft_err *err)
     st->pages_used = ds.ms_branch_pages + ds.ms_leaf_pages +
                      ds.ms_overflow_pages + es.ms_branch_pages +
                      es.ms_leaf_pages + es.ms_overflow_pages;
+    st->bytes_used = st->pages_used * ds.ms_psize;
+    MDB_envinfo info;
+    if (mdb_env_info(e->env, &info) == 0)
+        st->bytes_max = info.me_mapsize;
     return FT_OK;
 }
 

@@ -774,6 +774,14 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
 {
     if (!j->list)
         return flush_cas(ex, j->a, &j->traces, j->st, err);
+    /* the arrival index that eviction walks, oldest first */
+    ft_str minute = arena_fmt_ts(j->a, ft_now_ms() / 60000 * 60000);
+    for (size_t i = 0; i < j->traces.n; i++)
+        if (!ops_push(j->a, &j->o,
+                      KEY(ex, j->a, FT_STR_LIT("_age"), minute,
+                          arena_str(j->a, j->traces.v[i].id, 32)),
+                      FT_STR_LIT(""), ex->ttl_ms))
+            return nomem(err);
     ft_code rc = ft_kv_batch(ex->kv, j->o.v, j->o.n, err);
     for (size_t i = 0; i < j->traces.n && rc == FT_OK; i++)
         if (ex->summaries && j->traces.v[i].records.n)
@@ -879,10 +887,11 @@ ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
         bool ok = lj.ptr != NULL && t.ptr != NULL;
         if (ok && j.list) {
             char tb[24], hb[24];
+            ok = acc_for(a, &j.traces, tid) != NULL; /* for the arrival index */
             int tl = snprintf(tb, sizeof tb, "%020llu",
                               (unsigned long long)(lg->time_ns ? lg->time_ns : lg->observed_ns));
             int hl = snprintf(hb, sizeof hb, "%016llx", (unsigned long long)fnv1a(lj));
-            ok = ops_push(a, &j.o,
+            ok = ok && ops_push(a, &j.o,
                           KEY(ex, a, FT_STR_LIT("_logs"), t, arena_str(a, tb, (size_t)tl),
                               arena_str(a, hb, (size_t)hl)),
                           lj, ex->ttl_ms);
@@ -899,6 +908,94 @@ ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
         rc = job_write(ex, &j, err);
     if (rc == FT_OK)
         j.st->logs += stored;
+    return rc;
+}
+
+/* ---- eviction ---- */
+
+/* Adds a delete of every key under `prefix` to o; when `recent` is set,
+ * also of the time-index entries of the records found (their timestamps
+ * give the index keys). */
+static ft_code push_deletes(ft_exporter *ex, ft_arena *a, ops *o,
+                            ft_kv_key prefix, ft_str tid, bool recent,
+                            ft_err *err)
+{
+    ft_kv_entry *e;
+    size_t n;
+    ft_code rc = ft_kv_list(ex->kv, prefix, NULL, a, &e, &n, err);
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        if (!ops_push(a, o, e[i].key, FT_STR_LIT(""), 0))
+            return nomem(err);
+        o->v[o->n - 1].type = FT_KV_DELETE;
+        if (!recent)
+            continue;
+        json_t *r = json_loadb(e[i].value.ptr, e[i].value.len, JSON_ALLOW_NUL, NULL);
+        const char *ts = json_string_value(json_object_get(r, "timestamp"));
+        int64_t ms = ts ? iso_to_ms(ts) : -1;
+        json_decref(r);
+        if (ms < 0)
+            continue;
+        if (!ops_push(a, o, KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, ms), tid),
+                      FT_STR_LIT(""), 0))
+            return nomem(err);
+        o->v[o->n - 1].type = FT_KV_DELETE;
+    }
+    return rc;
+}
+
+/* Deletes everything stored for one trace, in one atomic batch. */
+static ft_code delete_trace(ft_exporter *ex, ft_arena *a, ft_str tid,
+                            ft_err *err)
+{
+    ops o = {0};
+    ft_kv_key rk = KEY(ex, a, tid), sk = KEY(ex, a, FT_STR_LIT("_spans"), tid),
+              lk = KEY(ex, a, FT_STR_LIT("_logs"), tid),
+              mk = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
+    if (rk.parts == NULL || sk.parts == NULL || lk.parts == NULL || mk.parts == NULL)
+        return nomem(err);
+    ft_code rc = push_deletes(ex, a, &o, rk, tid, true, err);
+    if (rc == FT_OK)
+        rc = push_deletes(ex, a, &o, sk, tid, false, err);
+    if (rc == FT_OK)
+        rc = push_deletes(ex, a, &o, lk, tid, false, err);
+    if (rc == FT_OK && !ops_push(a, &o, mk, FT_STR_LIT(""), 0))
+        rc = nomem(err);
+    if (rc != FT_OK)
+        return rc;
+    o.v[o.n - 1].type = FT_KV_DELETE;
+    return ft_kv_batch(ex->kv, o.v, o.n, err);
+}
+
+ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
+                                 size_t *evicted, ft_err *err)
+{
+    if (evicted)
+        *evicted = 0;
+    if (ex->strategy != FT_STRATEGY_LIST)
+        return ft_err_set(err, FT_UNSUPPORTED, 0,
+                          "exporter: eviction needs a store with list");
+    ft_arena *a = ex->arena;
+    ft_arena_reset(a);
+    ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_age"));
+    if (prefix.parts == NULL)
+        return nomem(err);
+    ft_kv_list_opts lo = {false, NULL, max_traces ? max_traces : 1};
+    ft_kv_entry *e;
+    size_t n;
+    ft_code rc = ft_kv_list(ex->kv, prefix, &lo, a, &e, &n, err);
+    size_t done = 0;
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        if (e[i].key.n == ex->np + 3 && e[i].key.parts[ex->np + 2].len == 32) {
+            rc = delete_trace(ex, a, e[i].key.parts[ex->np + 2], err);
+            done++;
+        }
+        if (rc == FT_OK)
+            rc = ft_kv_delete(ex->kv, e[i].key, err);
+        if (rc == FT_NOTFOUND)
+            rc = FT_OK;
+    }
+    if (evicted)
+        *evicted = done;
     return rc;
 }
 

@@ -1,0 +1,863 @@
+/*
+ * server.c - libmicrohttpd glue for `fedtrace serve`.
+ *
+ * OTLP listener: POST /v1/traces and /v1/logs.  The body is decompressed
+ * as it arrives (bounded by the body limit), then handed to
+ * ft_otlp_handle (src/http/receiver.c), which decides the response.
+ * UI listener: the JSON API, /healthz and /metrics.
+ */
+#include "app/server.h"
+
+#include "core/buf.h"
+#include "core/unpack.h"
+#include "fedtrace/exporter.h"
+#include "fedtrace/kv.h"
+#include "http/receiver.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- logging ---- */
+
+void ft_logf(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s fedtrace: %s\n", ts, msg);
+}
+
+/* ---- metrics ---- */
+
+static const int k_statuses[] = {200, 400, 401, 404, 405, 413, 415, 429, 500, 503};
+#define N_STATUSES (sizeof k_statuses / sizeof k_statuses[0])
+static const double k_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                          0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define N_BOUNDS (sizeof k_latency_bounds / sizeof k_latency_bounds[0])
+
+typedef struct metrics {
+    atomic_uint_fast64_t requests[2][N_STATUSES + 1]; /* [signal][status] */
+    atomic_uint_fast64_t spans_accepted, spans_rejected, logs_accepted,
+        logs_rejected, activities, bytes_wire, bytes_decoded;
+    atomic_uint_fast64_t write_hist[N_BOUNDS + 1];
+    atomic_uint_fast64_t write_sum_us, write_count;
+    atomic_int_fast64_t inflight;
+    atomic_uint_fast64_t evicted_traces, swept_entries;
+    atomic_uint_fast64_t store_bytes, store_entries;
+    atomic_uint_fast64_t api_requests;
+} metrics;
+
+static size_t status_index(int status)
+{
+    for (size_t i = 0; i < N_STATUSES; i++)
+        if (k_statuses[i] == status)
+            return i;
+    return N_STATUSES; /* other */
+}
+
+/* ---- the server ---- */
+
+typedef struct worker {
+    ft_kv *kv;
+    ft_exporter *ex;
+    struct worker *next;
+} worker;
+
+struct ft_server {
+    ft_server_opts o;
+    char *store_url;
+    struct MHD_Daemon *otlp, *ui;
+    pthread_mutex_t lock;
+    worker *idle;
+    worker *maint; /* the maintenance round's own */
+    metrics m;
+    atomic_bool store_failing;
+    atomic_int_fast64_t active; /* OTLP requests begun and not yet answered */
+    time_t started;
+};
+
+static ft_code worker_open(ft_server *s, worker **out, ft_err *err)
+{
+    worker *w = ft_calloc(1, sizeof *w);
+    if (w == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
+    ft_exporter_opts eo = {NULL, 0, s->o.retention_ms};
+    ft_code rc = ft_kv_open(s->store_url, &w->kv, err);
+    if (rc == FT_OK)
+        rc = ft_exporter_create(w->kv, &eo, &w->ex, err);
+    if (rc != FT_OK) {
+        ft_kv_close(w->kv);
+        ft_free(w);
+        return rc;
+    }
+    *out = w;
+    return FT_OK;
+}
+
+static void worker_close(worker *w)
+{
+    if (w == NULL)
+        return;
+    ft_exporter_destroy(w->ex);
+    ft_kv_close(w->kv);
+    ft_free(w);
+}
+
+static ft_code worker_get(ft_server *s, worker **out, ft_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    worker *w = s->idle;
+    if (w != NULL)
+        s->idle = w->next;
+    pthread_mutex_unlock(&s->lock);
+    if (w != NULL) {
+        *out = w;
+        return FT_OK;
+    }
+    return worker_open(s, out, err);
+}
+
+static void worker_put(ft_server *s, worker *w)
+{
+    pthread_mutex_lock(&s->lock);
+    w->next = s->idle;
+    s->idle = w;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Records a store outcome; logs the first failure and the recovery. */
+static void store_outcome(ft_server *s, ft_code rc, const ft_err *err)
+{
+    bool failing = rc != FT_OK;
+    bool was = atomic_exchange(&s->store_failing, failing);
+    if (failing && !was)
+        ft_logf("store failing: %s (answering 503 until it recovers)", err->msg);
+    else if (!failing && was)
+        ft_logf("store recovered");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- responses ---- */
+
+static void security_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, int status,
+                               const char *ctype, const void *body, size_t len,
+                               unsigned retry_after, const char *allow)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    if (ctype != NULL)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    security_headers(r);
+    if (retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", retry_after);
+        MHD_add_response_header(r, "Retry-After", ra);
+    }
+    if (allow != NULL)
+        MHD_add_response_header(r, "Allow", allow);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static const char *ct_name(ft_content_type ct)
+{
+    return ct == FT_CT_PROTOBUF ? "application/x-protobuf" : "application/json";
+}
+
+/* ---- OTLP listener ----
+ *
+ * A request that is refused on its headers (404, 405, 415, a declared
+ * length over the limit) is still read to its end before the answer goes
+ * out, discarding the body: answering early would make the server close a
+ * connection with unread data, which resets it under the client before
+ * the client has read the answer.
+ */
+
+typedef struct otlp_req {
+    ft_signal sig;
+    ft_content_type ct;
+    ft_unpacker *unpack;
+    size_t wire;
+    ft_otlp_result res; /* res.status != 0: decided early (error) */
+} otlp_req;
+
+static enum MHD_Result otlp_reply(ft_server *s, struct MHD_Connection *c,
+                                  otlp_req *q, const char *allow)
+{
+    ft_otlp_result *res = &q->res;
+    atomic_fetch_add(&s->m.requests[q->sig][status_index(res->status)], 1);
+    if (!ft_buf_ok(&res->body))
+        return respond(c, 500, "text/plain", "out of memory", 13, 0, NULL);
+    return respond(c, res->status, ct_name(res->ct), res->body.ptr ? res->body.ptr : "",
+                   res->body.len, res->retry_after, allow);
+}
+
+static void otlp_store(ft_server *s, otlp_req *q)
+{
+    ft_otlp_result *res = &q->res;
+    size_t len;
+    const uint8_t *body = ft_unpacker_data(q->unpack, &len);
+    atomic_fetch_add(&s->m.bytes_wire, q->wire);
+    atomic_fetch_add(&s->m.bytes_decoded, len);
+    int64_t inflight = atomic_fetch_add(&s->m.inflight, 1) + 1;
+    if (s->o.max_inflight && (uint64_t)inflight > s->o.max_inflight) {
+        atomic_fetch_sub(&s->m.inflight, 1);
+        ft_otlp_error(res, q->ct, 429,
+                      "too many requests are being stored at once; retry later");
+        return;
+    }
+    worker *w = NULL;
+    ft_err err = {0};
+    ft_code rc = worker_get(s, &w, &err);
+    if (rc != FT_OK) {
+        atomic_fetch_sub(&s->m.inflight, 1);
+        store_outcome(s, rc, &err);
+        char msg[600];
+        snprintf(msg, sizeof msg, "the store is not available: %s", err.msg);
+        ft_otlp_error(res, q->ct, 503, msg);
+        return;
+    }
+    /* decoded structures take a bounded multiple of the body */
+    ft_arena *arena = ft_arena_create(len * 32 + (1u << 20));
+    if (arena == NULL) {
+        ft_otlp_error(res, q->ct, 503, "out of memory");
+    } else {
+        double t0 = now_s();
+        ft_otlp_handle(w->ex, q->sig, q->ct, body, len, arena, res);
+        if (res->code == FT_FULL && s->o.disk_budget) {
+            /* the map is full before the budget said so: make room now */
+            size_t ev = 0;
+            ft_err e2;
+            if (ft_exporter_evict_oldest(w->ex, 256, &ev, &e2) == FT_OK && ev) {
+                atomic_fetch_add(&s->m.evicted_traces, ev);
+                ft_arena_reset(arena);
+                ft_otlp_handle(w->ex, q->sig, q->ct, body, len, arena, res);
+            }
+        }
+        double dt = now_s() - t0;
+        ft_arena_destroy(arena);
+        if (res->status == 200 || res->status == 503) {
+            size_t b = 0;
+            while (b < N_BOUNDS && dt > k_latency_bounds[b])
+                b++;
+            atomic_fetch_add(&s->m.write_hist[b], 1);
+            atomic_fetch_add(&s->m.write_sum_us, (uint64_t)(dt * 1e6));
+            atomic_fetch_add(&s->m.write_count, 1);
+            store_outcome(s, res->status == 503 ? res->code : FT_OK, &res->err);
+        }
+        if (res->status == 200) {
+            bool tr = q->sig == FT_SIGNAL_TRACES;
+            atomic_fetch_add(tr ? &s->m.spans_accepted : &s->m.logs_accepted,
+                             res->received - res->rejected);
+            atomic_fetch_add(tr ? &s->m.spans_rejected : &s->m.logs_rejected,
+                             res->rejected);
+            atomic_fetch_add(&s->m.activities, res->stored.activities);
+        }
+    }
+    worker_put(s, w);
+    atomic_fetch_sub(&s->m.inflight, 1);
+}
+
+static enum MHD_Result otlp_access(void *cls, struct MHD_Connection *c,
+                                   const char *url, const char *method,
+                                   const char *version, const char *upload,
+                                   size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    ft_server *s = cls;
+    otlp_req *q = *con_cls;
+    if (q == NULL) {
+        q = ft_calloc(1, sizeof *q);
+        if (q == NULL)
+            return MHD_NO;
+        *con_cls = q;
+        atomic_fetch_add(&s->active, 1);
+        const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        q->ct = FT_CT_JSON; /* the encoding of errors when it is unknown */
+        bool known_ct = ft_content_type_parse(ctype, &q->ct);
+        if (strcmp(url, "/v1/traces") == 0) {
+            q->sig = FT_SIGNAL_TRACES;
+        } else if (strcmp(url, "/v1/logs") == 0) {
+            q->sig = FT_SIGNAL_LOGS;
+        } else {
+            ft_otlp_error(&q->res, q->ct, 404, "unknown path; OTLP/HTTP takes POST /v1/traces and /v1/logs");
+            return MHD_YES;
+        }
+        if (strcmp(method, "POST") != 0) {
+            ft_otlp_error(&q->res, q->ct, 405, "method not allowed; use POST");
+            return MHD_YES;
+        }
+        if (!known_ct) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "unsupported Content-Type \"%.200s\"; use application/x-protobuf or application/json",
+                     ctype ? ctype : "");
+            ft_otlp_error(&q->res, q->ct, 415, msg);
+            return MHD_YES;
+        }
+        const char *cenc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+        ft_encoding enc;
+        if (!ft_encoding_parse(cenc, &enc)) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "unsupported Content-Encoding \"%.200s\"; use gzip, zstd, deflate or none",
+                     cenc);
+            ft_otlp_error(&q->res, q->ct, 415, msg);
+            return MHD_YES;
+        }
+        const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (enc == FT_ENC_IDENTITY && clen != NULL &&
+            strtoull(clen, NULL, 10) > s->o.body_limit) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "request body is larger than the limit of %llu bytes",
+                     (unsigned long long)s->o.body_limit);
+            ft_otlp_error(&q->res, q->ct, 413, msg);
+            return MHD_YES;
+        }
+        ft_err err;
+        if (ft_unpacker_create(enc, s->o.body_limit, &q->unpack, &err) != FT_OK)
+            return MHD_NO;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        q->wire += *upload_size;
+        if (q->res.status == 0 && q->wire > s->o.body_limit) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "request body is larger than the limit of %llu bytes",
+                     (unsigned long long)s->o.body_limit);
+            ft_otlp_error(&q->res, q->ct, 413, msg);
+        }
+        if (q->res.status == 0) {
+            ft_err err;
+            ft_code rc = ft_unpacker_feed(q->unpack, (const uint8_t *)upload, *upload_size, &err);
+            if (rc != FT_OK)
+                ft_otlp_error(&q->res, q->ct,
+                              rc == FT_TOO_LARGE ? 413 : rc == FT_NOMEM ? 503 : 400,
+                              err.msg);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->res.status == 0) {
+        ft_err err;
+        if (ft_unpacker_finish(q->unpack, &err) != FT_OK)
+            ft_otlp_error(&q->res, q->ct, 400, err.msg);
+        else
+            otlp_store(s, q);
+    }
+    return otlp_reply(s, c, q, q->res.status == 405 ? "POST" : NULL);
+}
+
+static void otlp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    ft_server *s = cls;
+    (void)c;
+    (void)toe;
+    otlp_req *q = *con_cls;
+    if (q == NULL)
+        return;
+    atomic_fetch_sub(&s->active, 1);
+    ft_unpacker_destroy(q->unpack);
+    ft_buf_free(&q->res.body);
+    ft_free(q);
+    *con_cls = NULL;
+}
+
+/* ---- UI listener: API, health, metrics ---- */
+
+static enum MHD_Result json_error(struct MHD_Connection *c, int status,
+                                  const char *message, unsigned retry_after)
+{
+    ft_buf b = {0};
+    ft_buf_puts(&b, "{\"error\":");
+    ft_json_cstr(&b, message);
+    ft_buf_printf(&b, ",\"status\":%d}", status);
+    enum MHD_Result r = ft_buf_ok(&b)
+                            ? respond(c, status, "application/json", b.ptr, b.len,
+                                      retry_after, status == 405 ? "GET, HEAD" : NULL)
+                            : MHD_NO;
+    ft_buf_free(&b);
+    return r;
+}
+
+/* A JSON array of stored JSON texts. */
+static enum MHD_Result json_texts(struct MHD_Connection *c, const ft_str *v,
+                                  size_t n)
+{
+    ft_buf b = {0};
+    ft_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ft_buf_putc(&b, ',');
+        ft_buf_put(&b, v[i].ptr, v[i].len);
+    }
+    ft_buf_putc(&b, ']');
+    enum MHD_Result r = ft_buf_ok(&b)
+                            ? respond(c, 200, "application/json", b.ptr, b.len, 0, NULL)
+                            : MHD_NO;
+    ft_buf_free(&b);
+    return r;
+}
+
+/* Lower-cases a 32-hex-digit trace id in place; false when it is not one. */
+static bool trace_id_ok(char *id, size_t n)
+{
+    if (n != 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)id[i]))
+            return false;
+        id[i] = (char)tolower((unsigned char)id[i]);
+    }
+    return true;
+}
+
+static void metrics_text(ft_server *s, ft_buf *b)
+{
+    metrics *m = &s->m;
+    static const char *const sig_names[] = {"traces", "logs"};
+    ft_buf_puts(b, "# HELP fedtrace_otlp_requests_total OTLP/HTTP requests by signal and response status.\n"
+                   "# TYPE fedtrace_otlp_requests_total counter\n");
+    for (int g = 0; g < 2; g++)
+        for (size_t i = 0; i <= N_STATUSES; i++) {
+            uint64_t v = atomic_load(&m->requests[g][i]);
+            if (i == N_STATUSES)
+                ft_buf_printf(b, "fedtrace_otlp_requests_total{signal=\"%s\",status=\"other\"} %llu\n",
+                              sig_names[g], (unsigned long long)v);
+            else
+                ft_buf_printf(b, "fedtrace_otlp_requests_total{signal=\"%s\",status=\"%d\"} %llu\n",
+                              sig_names[g], k_statuses[i], (unsigned long long)v);
+        }
+    struct {
+        const char *name, *help;
+        atomic_uint_fast64_t *v;
+        const char *type;
+    } simple[] = {
+        {"fedtrace_spans_accepted_total", "Spans stored.", &m->spans_accepted, "counter"},
+        {"fedtrace_spans_rejected_total", "Spans refused (invalid ids), reported as partial success.", &m->spans_rejected, "counter"},
+        {"fedtrace_logs_accepted_total", "Log records accepted.", &m->logs_accepted, "counter"},
+        {"fedtrace_logs_rejected_total", "Log records refused.", &m->logs_rejected, "counter"},
+        {"fedtrace_activities_total", "ActivityPub activity records stored.", &m->activities, "counter"},
+        {"fedtrace_otlp_received_bytes_total", "OTLP request bytes as received.", &m->bytes_wire, "counter"},
+        {"fedtrace_otlp_decoded_bytes_total", "OTLP request bytes after decompression.", &m->bytes_decoded, "counter"},
+        {"fedtrace_evicted_traces_total", "Traces evicted to stay within the disk budget.", &m->evicted_traces, "counter"},
+        {"fedtrace_swept_entries_total", "Expired store entries removed.", &m->swept_entries, "counter"},
+        {"fedtrace_api_requests_total", "Requests to the UI listener.", &m->api_requests, "counter"},
+        {"fedtrace_store_bytes", "Bytes of store pages in use (lmdb).", &m->store_bytes, "gauge"},
+        {"fedtrace_store_entries", "Entries in the store (lmdb, memory).", &m->store_entries, "gauge"},
+    };
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+        ft_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", simple[i].name,
+                      simple[i].help, simple[i].name, simple[i].type, simple[i].name,
+                      (unsigned long long)atomic_load(simple[i].v));
+    ft_buf_printf(b, "# HELP fedtrace_otlp_inflight_requests OTLP requests being decoded and stored now (the queue depth).\n"
+                     "# TYPE fedtrace_otlp_inflight_requests gauge\n"
+                     "fedtrace_otlp_inflight_requests %lld\n",
+                  (long long)atomic_load(&m->inflight));
+    ft_buf_puts(b, "# HELP fedtrace_store_write_seconds Time to decode and store one OTLP request.\n"
+                   "# TYPE fedtrace_store_write_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= N_BOUNDS; i++) {
+        cum += atomic_load(&m->write_hist[i]);
+        if (i < N_BOUNDS)
+            ft_buf_printf(b, "fedtrace_store_write_seconds_bucket{le=\"%g\"} %llu\n",
+                          k_latency_bounds[i], (unsigned long long)cum);
+        else
+            ft_buf_printf(b, "fedtrace_store_write_seconds_bucket{le=\"+Inf\"} %llu\n",
+                          (unsigned long long)cum);
+    }
+    ft_buf_printf(b, "fedtrace_store_write_seconds_sum %.6f\nfedtrace_store_write_seconds_count %llu\n",
+                  (double)atomic_load(&m->write_sum_us) / 1e6,
+                  (unsigned long long)atomic_load(&m->write_count));
+    ft_buf_printf(b, "# HELP fedtrace_store_up Whether the last store operation succeeded.\n"
+                     "# TYPE fedtrace_store_up gauge\nfedtrace_store_up %d\n",
+                  atomic_load(&s->store_failing) ? 0 : 1);
+    ft_buf_printf(b, "# HELP fedtrace_start_time_seconds Start time of the process.\n"
+                     "# TYPE fedtrace_start_time_seconds gauge\nfedtrace_start_time_seconds %lld\n",
+                  (long long)s->started);
+}
+
+/* The API routes that need the store. */
+static enum MHD_Result api(ft_server *s, struct MHD_Connection *c,
+                           const char *url)
+{
+    worker *w;
+    ft_err err = {0};
+    ft_code rc = worker_get(s, &w, &err);
+    if (rc != FT_OK) {
+        store_outcome(s, rc, &err);
+        char msg[600];
+        snprintf(msg, sizeof msg, "the store is not available: %s", err.msg);
+        return json_error(c, 503, msg, FT_RETRY_AFTER_S);
+    }
+    ft_arena *a = ft_arena_create(0);
+    enum MHD_Result ret = MHD_NO;
+    if (a == NULL)
+        goto done;
+    if (strcmp(url, "/api/traces") == 0) {
+        const char *ls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+        const char *cur = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
+        char *end = NULL;
+        unsigned long limit = ls ? strtoul(ls, &end, 10) : 20;
+        if (ls != NULL && (*ls == '\0' || *end != '\0' || limit == 0 || limit > 1000)) {
+            ret = json_error(c, 400, "limit must be a whole number from 1 to 1000", 0);
+            goto done;
+        }
+        ft_recent_opts ro = {limit, cur && *cur ? cur : NULL};
+        ft_trace_summary *sum;
+        size_t n;
+        char *next;
+        ft_str json;
+        rc = ft_exporter_recent_traces(w->ex, &ro, a, &sum, &n, &next, &err);
+        if (rc == FT_OK)
+            rc = ft_trace_summaries_json(sum, n, a, &json, &err);
+        if (rc == FT_OK) {
+            struct MHD_Response *r = MHD_create_response_from_buffer(
+                json.len, (void *)(uintptr_t)json.ptr, MHD_RESPMEM_MUST_COPY);
+            if (r != NULL) {
+                MHD_add_response_header(r, "Content-Type", "application/json");
+                security_headers(r);
+                if (next != NULL)
+                    MHD_add_response_header(r, "X-Next-Cursor", next);
+                ret = MHD_queue_response(c, 200, r);
+                MHD_destroy_response(r);
+            }
+        }
+    } else {
+        /* /api/traces/{id}, /api/traces/{id}/spans, /api/logs/{id} */
+        char id[64] = {0};
+        const char *rest;
+        enum { RECORDS, SPANS, LOGS } what;
+        if (strncmp(url, "/api/logs/", 10) == 0) {
+            rest = url + 10;
+            what = LOGS;
+        } else {
+            rest = url + 12; /* "/api/traces/" */
+            what = RECORDS;
+        }
+        size_t idl = strcspn(rest, "/");
+        if (what == RECORDS && strcmp(rest + idl, "/spans") == 0)
+            what = SPANS;
+        else if (rest[idl] != '\0') {
+            ret = json_error(c, 404, "no such API endpoint", 0);
+            goto done;
+        }
+        if (idl >= sizeof id || (memcpy(id, rest, idl), !trace_id_ok(id, idl))) {
+            ret = json_error(c, 400, "a trace id is 32 hexadecimal digits", 0);
+            goto done;
+        }
+        ft_str *v;
+        size_t n;
+        rc = what == RECORDS ? ft_exporter_activities(w->ex, id, a, &v, &n, &err)
+             : what == SPANS ? ft_exporter_spans(w->ex, id, a, &v, &n, &err)
+                             : ft_exporter_logs(w->ex, id, a, &v, &n, &err);
+        if (rc == FT_OK)
+            ret = json_texts(c, v, n);
+    }
+    if (rc != FT_OK) {
+        bool down = rc != FT_NOMEM && rc != FT_CORRUPT;
+        if (down)
+            store_outcome(s, rc, &err);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: %s", down ? "the store is not available" : "cannot read the trace", err.msg);
+        ret = json_error(c, down ? 503 : 500, msg, down ? FT_RETRY_AFTER_S : 0);
+    }
+done:
+    ft_arena_destroy(a);
+    worker_put(s, w);
+    return ret;
+}
+
+static enum MHD_Result ui_access(void *cls, struct MHD_Connection *c,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    (void)upload;
+    ft_server *s = cls;
+    if (*con_cls == NULL) {
+        *con_cls = s; /* headers seen; wait for the (ignored) body */
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    atomic_fetch_add(&s->m.api_requests, 1);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return json_error(c, 405, "method not allowed; use GET", 0);
+    if (strcmp(url, "/healthz") == 0) {
+        bool down = atomic_load(&s->store_failing);
+        const char *body = down ? "{\"status\":\"store failing\"}\n" : "{\"status\":\"ok\"}\n";
+        return respond(c, down ? 503 : 200, "application/json", body, strlen(body),
+                       down ? FT_RETRY_AFTER_S : 0, NULL);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        ft_buf b = {0};
+        metrics_text(s, &b);
+        enum MHD_Result r = ft_buf_ok(&b)
+                                ? respond(c, 200, "text/plain; version=0.0.4", b.ptr, b.len, 0, NULL)
+                                : MHD_NO;
+        ft_buf_free(&b);
+        return r;
+    }
+    if (strcmp(url, "/api/traces") == 0 || strncmp(url, "/api/traces/", 12) == 0 ||
+        strncmp(url, "/api/logs/", 10) == 0)
+        return api(s, c, url);
+    return json_error(c, 404, "not found", 0);
+}
+
+/* ---- start and stop ---- */
+
+/* Parses HOST:PORT ("[v6]:PORT" too) into a socket address. */
+static ft_code parse_listen(const char *what, const char *spec,
+                            struct sockaddr_storage *ss, socklen_t *sl,
+                            ft_err *err)
+{
+    char host[256];
+    const char *port;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host)
+            return ft_err_set(err, FT_INVAL, 0, "--%s-listen: \"%s\" is not [HOST]:PORT", what, spec);
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        host[close - spec - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (colon == NULL || (size_t)(colon - spec) >= sizeof host)
+            return ft_err_set(err, FT_INVAL, 0, "--%s-listen: \"%s\" is not HOST:PORT (or off)", what, spec);
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    unsigned long p = strtoul(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || p > 65535)
+        return ft_err_set(err, FT_INVAL, 0, "--%s-listen: bad port in \"%s\"", what, spec);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gr = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (gr != 0 || res == NULL)
+        return ft_err_set(err, FT_INVAL, 0, "--%s-listen: cannot resolve \"%s\": %s", what,
+                          host, gai_strerror(gr));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sl = res->ai_addrlen;
+    freeaddrinfo(res);
+    return FT_OK;
+}
+
+static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
+                            MHD_AccessHandlerCallback handler,
+                            MHD_RequestCompletedCallback done,
+                            struct MHD_Daemon **out, ft_err *err)
+{
+    *out = NULL;
+    if (spec == NULL || *spec == '\0' || strcmp(spec, "off") == 0)
+        return FT_OK;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    ft_code rc = parse_listen(what, spec, &ss, &sl, err);
+    if (rc != FT_OK)
+        return rc;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    unsigned threads = s->o.threads ? (unsigned)s->o.threads : 2;
+    *out = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+                            MHD_OPTION_NOTIFY_COMPLETED, done, s,
+                            MHD_OPTION_END);
+    if (*out == NULL)
+        return ft_err_set(err, FT_IO, 0, "cannot listen on %s for %s (address in use?)",
+                          spec, what);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : 0;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+    else
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    FILE *f = s->o.out ? s->o.out : stdout;
+    if (ss.ss_family == AF_INET6)
+        fprintf(f, "fedtrace: %s listening on http://[%s]:%u\n", what, host, port);
+    else
+        fprintf(f, "fedtrace: %s listening on http://%s:%u\n", what, host, port);
+    fflush(f);
+    return FT_OK;
+}
+
+static void ui_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    *con_cls = NULL;
+}
+
+/* `memory:` alone would give every handle its own store: share one. */
+static char *shared_url(const char *url)
+{
+    if (strcmp(url, "memory:") == 0 || strncmp(url, "memory:?", 8) == 0) {
+        size_t n = strlen(url) + 32;
+        char *u = ft_malloc(n);
+        if (u != NULL)
+            snprintf(u, n, "memory:fedtrace-serve%s", url + 7);
+        return u;
+    }
+    return ft_strndup(url, strlen(url));
+}
+
+ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
+                        ft_err *err)
+{
+    *out = NULL;
+    ft_server *s = ft_calloc(1, sizeof *s);
+    if (s == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
+    s->o = *opts;
+    s->started = time(NULL);
+    pthread_mutex_init(&s->lock, NULL);
+    s->store_url = shared_url(opts->store_url);
+    ft_code rc = s->store_url ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+    /* the maintenance worker opens the store first: a bad URL fails here */
+    if (rc == FT_OK)
+        rc = worker_open(s, &s->maint, err);
+    if (rc == FT_OK) {
+        ft_logf("store %s opened (%s strategy, retention %s)", opts->store_url,
+               ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
+               opts->retention_ms ? "set" : "forever");
+        ft_server_maintain(s, false);
+    }
+    if (rc == FT_OK)
+        rc = start_daemon(s, "otlp", opts->otlp_listen, otlp_access, otlp_completed, &s->otlp, err);
+    if (rc == FT_OK)
+        rc = start_daemon(s, "ui", opts->ui_listen, ui_access, ui_completed, &s->ui, err);
+    if (rc == FT_OK && s->otlp == NULL && s->ui == NULL)
+        rc = ft_err_set(err, FT_INVAL, 0, "both listeners are off: nothing to serve");
+    if (rc != FT_OK) {
+        ft_server_stop(s);
+        return rc;
+    }
+    *out = s;
+    return FT_OK;
+}
+
+void ft_server_maintain(ft_server *s, bool sweep)
+{
+    worker *w = s->maint;
+    ft_err err = {0};
+    if (sweep) {
+        size_t removed = 0;
+        if (ft_kv_sweep(w->kv, 0, &removed, &err) == FT_OK) {
+            atomic_fetch_add(&s->m.swept_entries, removed);
+            if (removed)
+                ft_logf("swept %zu expired entries", removed);
+        } else {
+            ft_logf("sweep failed: %s", err.msg);
+        }
+    }
+    ft_kv_stats st;
+    if (ft_kv_stats_get(w->kv, &st, &err) != FT_OK)
+        return;
+    atomic_store(&s->m.store_bytes, st.bytes_used);
+    atomic_store(&s->m.store_entries, st.entries);
+    if (!s->o.disk_budget || st.bytes_used <= s->o.disk_budget)
+        return;
+    /* over budget: evict oldest traces until 90% of the budget */
+    uint64_t target = s->o.disk_budget / 10 * 9, before = st.bytes_used;
+    size_t total = 0;
+    while (st.bytes_used > target) {
+        size_t ev = 0;
+        if (ft_exporter_evict_oldest(w->ex, 64, &ev, &err) != FT_OK) {
+            ft_logf("eviction failed: %s", err.msg);
+            break;
+        }
+        total += ev;
+        if (ev == 0 || ft_kv_stats_get(w->kv, &st, &err) != FT_OK)
+            break;
+    }
+    atomic_fetch_add(&s->m.evicted_traces, total);
+    atomic_store(&s->m.store_bytes, st.bytes_used);
+    atomic_store(&s->m.store_entries, st.entries);
+    ft_logf("disk budget reached: evicted the %zu oldest traces (%llu -> %llu bytes in use)",
+           total, (unsigned long long)before, (unsigned long long)st.bytes_used);
+}
+
+void ft_server_stop(ft_server *s)
+{
+    if (s == NULL)
+        return;
+    /* stop accepting first, on both; then let requests being handled end */
+    MHD_socket fds[2] = {MHD_INVALID_SOCKET, MHD_INVALID_SOCKET};
+    if (s->otlp != NULL)
+        fds[0] = MHD_quiesce_daemon(s->otlp);
+    if (s->ui != NULL)
+        fds[1] = MHD_quiesce_daemon(s->ui);
+    /* requests already begun are finished and answered (up to a bound):
+     * stopping the daemon would close their connections unanswered */
+    for (int i = 0; i < 3000 && atomic_load(&s->active) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&s->active) > 0)
+        ft_logf("%lld requests still unanswered after 30 s; closing them",
+                (long long)atomic_load(&s->active));
+    if (s->otlp != NULL)
+        MHD_stop_daemon(s->otlp);
+    if (s->ui != NULL)
+        MHD_stop_daemon(s->ui);
+    for (int i = 0; i < 2; i++)
+        if (fds[i] != MHD_INVALID_SOCKET)
+            close(fds[i]); /* quiesce hands the listening socket to us */
+    while (s->idle != NULL) {
+        worker *w = s->idle;
+        s->idle = w->next;
+        worker_close(w);
+    }
+    worker_close(s->maint);
+    pthread_mutex_destroy(&s->lock);
+    ft_free(s->store_url);
+    ft_free(s);
+}
