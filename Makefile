@@ -25,7 +25,7 @@ build-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 run: build
-	./$(BUILD)/fedtrace traces $(if $(STORE),--store $(STORE))
+	./$(BUILD)/fedtrace serve $(if $(STORE),--store $(STORE))
 
 test: test-normal test-asan
 

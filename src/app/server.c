@@ -765,9 +765,13 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
     if (rc == FT_OK)
         rc = worker_open(s, &s->maint, err);
     if (rc == FT_OK) {
-        ft_logf("store %s opened (%s strategy, retention %s)", opts->store_url,
-               ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
-               opts->retention_ms ? "set" : "forever");
+        char ret[32] = "forever";
+        if (opts->retention_ms > 0)
+            snprintf(ret, sizeof ret, "%gh", (double)opts->retention_ms / 3600000.0);
+        ft_logf("store %s opened (%s strategy, retention %s, disk budget %llu MiB)",
+                opts->store_url,
+                ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
+                ret, (unsigned long long)(opts->disk_budget >> 20));
         ft_server_maintain(s, false);
     }
     if (rc == FT_OK)
