@@ -561,6 +561,137 @@ static void run_concurrent(const char *caps)
 static void test_concurrent_list(void **s) { (void)s; run_concurrent(""); }
 static void test_concurrent_cas(void **s) { (void)s; run_concurrent("?caps=cas"); }
 
+/* Eviction removes whole traces, oldest arrival first, and nothing else. */
+static void export_fixture_at(env *e, int i, int64_t now_ms)
+{
+    __atomic_store_n(&fake_now, now_ms, __ATOMIC_SEQ_CST);
+    char path[512];
+    snprintf(path, sizeof path, FIXTURES "/%04d-traces.pb", i);
+    size_t len;
+    uint8_t *body = ft_test_read_file(path, &len);
+    ft_arena *a = ft_arena_create(0);
+    ft_span_batch batch;
+    ft_err err = {0};
+    assert_int_equal(ft_otlp_decode_traces_pb(body, len, a, &batch, &err), FT_OK);
+    assert_int_equal(ft_exporter_export_spans(e->ex, &batch, NULL, &err), FT_OK);
+    ft_arena_destroy(a);
+    free(body);
+}
+
+static size_t count_of(env *e, const char *tid, int what)
+{
+    ft_str *v;
+    size_t n;
+    ft_err err = {0};
+    ft_arena_reset(e->arena);
+    ft_code rc = what == 0 ? ft_exporter_activities(e->ex, tid, e->arena, &v, &n, &err)
+                           : ft_exporter_spans(e->ex, tid, e->arena, &v, &n, &err);
+    assert_int_equal(rc, FT_OK);
+    return n;
+}
+
+/* The trace ids of a fixture request (each span's). */
+static size_t fixture_traces(int i, char ids[64][33])
+{
+    char path[512];
+    snprintf(path, sizeof path, FIXTURES "/%04d-traces.pb", i);
+    size_t len, n = 0;
+    uint8_t *body = ft_test_read_file(path, &len);
+    ft_arena *a = ft_arena_create(0);
+    ft_span_batch batch;
+    ft_err err = {0};
+    assert_int_equal(ft_otlp_decode_traces_pb(body, len, a, &batch, &err), FT_OK);
+    for (size_t s = 0; s < batch.n; s++) {
+        char tid[33];
+        ft_hex_encode(batch.spans[s].trace_id, 16, tid);
+        bool dup = false;
+        for (size_t k = 0; k < n; k++)
+            dup = dup || strcmp(ids[k], tid) == 0;
+        if (!dup && n < 64)
+            memcpy(ids[n++], tid, 33);
+    }
+    ft_arena_destroy(a);
+    free(body);
+    return n;
+}
+
+static void run_evict(const char *url)
+{
+    ft_clock_set(fake_clock);
+    env e;
+    env_open(&e, url, 0);
+    /* request 1 arrives in minute 1, request 2 in minute 2, the rest later */
+    export_fixture_at(&e, 1, 60000);
+    export_fixture_at(&e, 2, 120000);
+    for (int i = 3; i <= 8; i++)
+        export_fixture_at(&e, i, 600000);
+    char first[64][33], second[64][33];
+    size_t n1 = fixture_traces(1, first), n2 = fixture_traces(2, second);
+    assert_true(n1 > 0 && n2 > 0);
+    /* only traces that arrive once in request 1 are sure to go first */
+    ft_trace_summary *sum;
+    size_t n_before, n_after, evicted = 0;
+    char *next;
+    ft_err err = {0};
+    ft_recent_opts ro = {1000, NULL};
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &sum, &n_before, &next, &err), FT_OK);
+
+    assert_int_equal(ft_exporter_evict_oldest(e.ex, n1, &evicted, &err), FT_OK);
+    assert_int_equal(evicted, n1);
+    for (size_t i = 0; i < n1; i++) {
+        assert_int_equal(count_of(&e, first[i], 0), 0);
+        assert_int_equal(count_of(&e, first[i], 1), 0);
+    }
+    /* request 2's traces that were not also in request 1 are intact */
+    size_t kept = 0;
+    for (size_t i = 0; i < n2; i++) {
+        bool also_first = false;
+        for (size_t k = 0; k < n1; k++)
+            also_first = also_first || strcmp(first[k], second[i]) == 0;
+        if (!also_first) {
+            assert_true(count_of(&e, second[i], 1) > 0);
+            kept++;
+        }
+    }
+    assert_true(kept > 0);
+    ft_arena_reset(e.arena);
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &sum, &n_after, &next, &err), FT_OK);
+    assert_true(n_after <= n_before);
+    for (size_t i = 0; i < n_after; i++)
+        for (size_t k = 0; k < n1; k++)
+            assert_string_not_equal(sum[i].trace_id, first[k]);
+
+    /* evicting everything empties the store of traces; then 0 */
+    size_t total = 0;
+    do {
+        assert_int_equal(ft_exporter_evict_oldest(e.ex, 7, &evicted, &err), FT_OK);
+        total += evicted;
+    } while (evicted > 0);
+    ft_kv_key none = {NULL, 0};
+    ft_kv_entry *ent;
+    size_t n_ent;
+    ft_arena_reset(e.arena);
+    assert_int_equal(ft_kv_list(e.kv, none, NULL, e.arena, &ent, &n_ent, &err), FT_OK);
+    assert_int_equal(n_ent, 0);
+    env_close(&e);
+    ft_clock_set(NULL);
+}
+
+static void test_evict_memory(void **s) { (void)s; run_evict(store_url("memory", "")); }
+static void test_evict_lmdb(void **s) { (void)s; run_evict(store_url("lmdb", "")); }
+
+static void test_evict_needs_list(void **s)
+{
+    (void)s;
+    env e;
+    env_open(&e, store_url("memory", "?caps=cas"), 0);
+    ft_err err = {0};
+    size_t ev = 9;
+    assert_int_equal(ft_exporter_evict_oldest(e.ex, 1, &ev, &err), FT_UNSUPPORTED);
+    assert_int_equal(ev, 0);
+    env_close(&e);
+}
+
 int main(void)
 {
     json_error_t je;
@@ -587,6 +718,9 @@ int main(void)
         cmocka_unit_test(test_logs_cas),
         cmocka_unit_test(test_concurrent_list),
         cmocka_unit_test(test_concurrent_cas),
+        cmocka_unit_test(test_evict_memory),
+        cmocka_unit_test(test_evict_lmdb),
+        cmocka_unit_test(test_evict_needs_list),
     };
     int failed = cmocka_run_group_tests_name("exporter", tests, NULL, NULL);
     ft_test_rmrf(tmp_root);
