@@ -13,6 +13,11 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+# node and npm install the end-to-end tests' node packages (Fedify, the
+# OpenTelemetry SDK, node 22 itself); any nodejs that brings npm will do
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing$missing" >&2

@@ -49,7 +49,7 @@ static const ft_opt k_opts[] = {
     OPT("threads", FT_OPT_UINT, threads, "4", "N",
         "worker threads per listener"),
     OPT("max-inflight", FT_OPT_UINT, max_inflight, "64", "N",
-        "OTLP requests stored at once before answering 429"),
+        "OTLP requests received or stored at once before answering 429"),
     OPT("sweep-interval", FT_OPT_DURATION, sweep_interval_ms, "60s", "DURATION",
         "how often expired data is removed"),
 };

@@ -231,13 +231,7 @@ static void otlp_store(ft_server *s, otlp_req *q)
     const uint8_t *body = ft_unpacker_data(q->unpack, &len);
     atomic_fetch_add(&s->m.bytes_wire, q->wire);
     atomic_fetch_add(&s->m.bytes_decoded, len);
-    int64_t inflight = atomic_fetch_add(&s->m.inflight, 1) + 1;
-    if (s->o.max_inflight && (uint64_t)inflight > s->o.max_inflight) {
-        atomic_fetch_sub(&s->m.inflight, 1);
-        ft_otlp_error(res, q->ct, 429,
-                      "too many requests are being stored at once; retry later");
-        return;
-    }
+    atomic_fetch_add(&s->m.inflight, 1);
     worker *w = NULL;
     ft_err err = {0};
     ft_code rc = worker_get(s, &w, &err);
@@ -303,7 +297,7 @@ static enum MHD_Result otlp_access(void *cls, struct MHD_Connection *c,
         if (q == NULL)
             return MHD_NO;
         *con_cls = q;
-        atomic_fetch_add(&s->active, 1);
+        int64_t active = atomic_fetch_add(&s->active, 1) + 1;
         const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
         q->ct = FT_CT_JSON; /* the encoding of errors when it is unknown */
         bool known_ct = ft_content_type_parse(ctype, &q->ct);
@@ -325,6 +319,13 @@ static enum MHD_Result otlp_access(void *cls, struct MHD_Connection *c,
                      "unsupported Content-Type \"%.200s\"; use application/x-protobuf or application/json",
                      ctype ? ctype : "");
             ft_otlp_error(&q->res, q->ct, 415, msg);
+            return MHD_YES;
+        }
+        /* every request being received holds its body in memory: beyond
+         * max_inflight of them, refuse (and discard) instead of buffering */
+        if (s->o.max_inflight && (uint64_t)active > s->o.max_inflight) {
+            ft_otlp_error(&q->res, q->ct, 429,
+                          "too many requests are being received and stored at once; retry later");
             return MHD_YES;
         }
         const char *cenc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
@@ -483,10 +484,13 @@ static void metrics_text(ft_server *s, ft_buf *b)
         ft_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", simple[i].name,
                       simple[i].help, simple[i].name, simple[i].type, simple[i].name,
                       (unsigned long long)atomic_load(simple[i].v));
-    ft_buf_printf(b, "# HELP fedtrace_otlp_inflight_requests OTLP requests being decoded and stored now (the queue depth).\n"
+    ft_buf_printf(b, "# HELP fedtrace_otlp_inflight_requests OTLP requests being decoded and stored now.\n"
                      "# TYPE fedtrace_otlp_inflight_requests gauge\n"
-                     "fedtrace_otlp_inflight_requests %lld\n",
-                  (long long)atomic_load(&m->inflight));
+                     "fedtrace_otlp_inflight_requests %lld\n"
+                     "# HELP fedtrace_otlp_active_requests OTLP requests being received, decoded or stored (the queue depth; --max-inflight bounds it).\n"
+                     "# TYPE fedtrace_otlp_active_requests gauge\n"
+                     "fedtrace_otlp_active_requests %lld\n",
+                  (long long)atomic_load(&m->inflight), (long long)atomic_load(&s->active));
     ft_buf_puts(b, "# HELP fedtrace_store_write_seconds Time to decode and store one OTLP request.\n"
                    "# TYPE fedtrace_store_write_seconds histogram\n");
     uint64_t cum = 0;
@@ -811,16 +815,24 @@ void ft_server_maintain(ft_server *s, bool sweep)
         return;
     /* over budget: evict oldest traces until 90% of the budget */
     uint64_t target = s->o.disk_budget / 10 * 9, before = st.bytes_used;
-    size_t total = 0;
+    size_t total = 0, step = 4;
     while (st.bytes_used > target) {
         size_t ev = 0;
-        if (ft_exporter_evict_oldest(w->ex, 64, &ev, &err) != FT_OK) {
+        uint64_t was = st.bytes_used;
+        if (ft_exporter_evict_oldest(w->ex, step, &ev, &err) != FT_OK) {
             ft_logf("eviction failed: %s", err.msg);
             break;
         }
         total += ev;
         if (ev == 0 || ft_kv_stats_get(w->kv, &st, &err) != FT_OK)
             break;
+        /* next step from what a trace freed so far: no more than needed */
+        uint64_t freed = was > st.bytes_used ? was - st.bytes_used : 0;
+        uint64_t per_trace = freed / ev;
+        uint64_t need = st.bytes_used > target ? st.bytes_used - target : 0;
+        step = per_trace ? (size_t)(need / per_trace) + 1 : step * 2;
+        if (step > 4096)
+            step = 4096;
     }
     atomic_fetch_add(&s->m.evicted_traces, total);
     atomic_store(&s->m.store_bytes, st.bytes_used);
