@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "ft_test_util.h"
 #include "ft_tmp.h"
 
 static char *dir;
@@ -130,12 +131,53 @@ static void test_errors(void **state)
     free(out);
 }
 
+/* Every setting that `serve --help` prints is documented, with its
+ * environment variable, in docs/configuration.md: the docs stay true. */
+static void test_serve_settings_documented(void **state)
+{
+    (void)state;
+    int st;
+    char *out = run("serve --help", &st);
+    assert_int_equal(st, 0);
+    uint8_t *doc = ft_test_read_file(FT_TEST_DATA "/../../docs/configuration.md", NULL);
+    assert_non_null(doc);
+    size_t n = 0;
+    for (char *p = strstr(out, "\n  --"); p != NULL; p = strstr(p + 1, "\n  --")) {
+        char flag[64], env[80];
+        if (sscanf(p + 3, "%63[a-z-]", flag) != 1)
+            continue;
+        char *e = strstr(p, "[env ");
+        assert_non_null(e);
+        assert_int_equal(sscanf(e + 5, "%79[A-Z_]", env), 1);
+        char want[160];
+        snprintf(want, sizeof want, "| `%s ", flag);
+        if (strstr((char *)doc, want) == NULL) {
+            snprintf(want, sizeof want, "| `%s`", flag);
+            if (strstr((char *)doc, want) == NULL)
+                fail_msg("%s is not in docs/configuration.md", flag);
+        }
+        snprintf(want, sizeof want, "`%s`", env);
+        if (strstr((char *)doc, want) == NULL)
+            fail_msg("%s is not in docs/configuration.md", env);
+        n++;
+    }
+    assert_true(n >= 10);
+    free(doc);
+    free(out);
+    /* a bad value names the flag */
+    out = run("serve --store memory: --body-limit lots", &st);
+    assert_int_equal(st, 2);
+    assert_non_null(strstr(out, "--body-limit"));
+    free(out);
+}
+
 int main(void)
 {
     dir = ft_test_tmpdir("cli");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import_list_show),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_serve_settings_documented),
     };
     int failed = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
     ft_test_rmrf(dir);
