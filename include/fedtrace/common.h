@@ -126,6 +126,8 @@ void *ft_arena_calloc(ft_arena *a, size_t n);
 char *ft_arena_strndup(ft_arena *a, const char *s, size_t n); /* NUL-ends */
 void *ft_arena_memdup(ft_arena *a, const void *p, size_t n);
 size_t ft_arena_used(const ft_arena *a);
+/* Bytes that may still be allocated before the cap (SIZE_MAX: no cap). */
+size_t ft_arena_remaining(const ft_arena *a);
 /* Registers fn(data) to run at reset/destroy; false when out of memory. */
 bool ft_arena_cleanup(ft_arena *a, void (*fn)(void *), void *data);
 

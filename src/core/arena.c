@@ -164,3 +164,10 @@ bool ft_arena_cleanup(ft_arena *a, void (*fn)(void *), void *data)
     a->cleanups = c;
     return true;
 }
+
+size_t ft_arena_remaining(const ft_arena *a)
+{
+    if (a->cap == 0)
+        return SIZE_MAX;
+    return a->used < a->cap ? a->cap - a->used : 0;
+}

@@ -24,15 +24,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Deep enough for any real attribute value, shallow enough that a hostile
- * request cannot run the stack out through AnyValue recursion. */
-#define MAX_VALUE_DEPTH 32
+#include "otlp/otlp_int.h"
+
+#define MAX_VALUE_DEPTH FT_OTLP_MAX_VALUE_DEPTH
+#define NO_STR FT_OTLP_NO_STR
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
-/* Absent strings are empty but never NULL, so that consumers may hand any
- * slice to memcpy or "%.*s" without a check. */
-#define NO_STR ((ft_str){"", 0})
 
 /* ---- message descriptions, for error messages only ---------------------- */
 
@@ -86,8 +83,7 @@ typedef struct dec {
     const uint8_t *body; /* start of the request, for error offsets */
     ft_arena *arena;
     ft_err *err;
-    size_t rejected;
-    ft_str reject_reason;
+    ft_otlp_rejects rej;
     /* the output array, sized by the pre-walk */
     void *items;
     size_t n, cap;
@@ -136,12 +132,6 @@ static ft_code nomem(dec *d, const msgdesc *m, uint32_t num)
     field_name(m, num, name, sizeof name);
     return ft_err_set(d->err, FT_NOMEM, 0,
                       "OTLP protobuf: arena exhausted decoding %s", name);
-}
-
-static void reject(dec *d, const char *reason)
-{
-    if (d->rejected++ == 0)
-        d->reject_reason = ft_str_c(reason);
 }
 
 /* n elements of size sz, uninitialised; NULL for n == 0 (and no error). */
@@ -621,10 +611,7 @@ static ft_code decode_status(dec *d, rd r, ft_span *out)
             break;
         case 3:
             TRY(want(d, &D_STATUS, &f, WT_VARINT));
-            /* unknown codes read as UNSET so that consumers can switch
-             * over the named values */
-            out->status_code = f.v <= FT_STATUS_ERROR ? (ft_status_code)f.v
-                                                      : FT_STATUS_UNSET;
+            out->status_code = ft__otlp_status_code(f.v);
             break;
         default:
             break;
@@ -689,9 +676,7 @@ static ft_code decode_span(dec *d, rd r, const ft_resource *res,
             break;
         case 6:
             TRY(want(d, &D_SPAN, &f, WT_VARINT));
-            /* unknown kinds read as UNSPECIFIED: the enum stays in range */
-            s->kind = f.v <= FT_SPAN_KIND_CONSUMER ? (ft_span_kind)f.v
-                                                   : FT_SPAN_KIND_UNSPECIFIED;
+            s->kind = ft__otlp_span_kind(f.v);
             break;
         case 7:
             TRY(want(d, &D_SPAN, &f, WT_I64));
@@ -741,24 +726,8 @@ static ft_code decode_span(dec *d, rd r, const ft_resource *res,
         }
     }
 
-    if (trace_len != sizeof s->trace_id)
-        reject(d, "span trace_id is not 16 bytes");
-    else if (ft_bytes_zero(s->trace_id, sizeof s->trace_id))
-        reject(d, "span trace_id is all zero");
-    else if (span_len != sizeof s->span_id)
-        reject(d, "span span_id is not 8 bytes");
-    else if (ft_bytes_zero(s->span_id, sizeof s->span_id))
-        reject(d, "span span_id is all zero");
-    else if (parent_len != 0 && parent_len != sizeof s->parent_span_id)
-        reject(d, "span parent_span_id is not 8 bytes");
-    else {
-        /* empty or all-zero parent: a root span */
-        s->has_parent = parent_len != 0 &&
-                        !ft_bytes_zero(s->parent_span_id, sizeof s->parent_span_id);
-        if (!s->has_parent)
-            memset(s->parent_span_id, 0, sizeof s->parent_span_id);
+    if (ft__otlp_span_ids_ok(s, trace_len, span_len, parent_len, &d->rej))
         d->n++;
-    }
     return FT_OK;
 }
 
@@ -836,22 +805,8 @@ static ft_code decode_log(dec *d, rd r, const ft_resource *res,
         }
     }
 
-    /* Logs need no trace context, but one of the wrong size is garbage. */
-    if (trace_len != 0 && trace_len != sizeof l->trace_id) {
-        reject(d, "log record trace_id is neither empty nor 16 bytes");
-        return FT_OK;
-    }
-    if (span_len != 0 && span_len != sizeof l->span_id) {
-        reject(d, "log record span_id is neither empty nor 8 bytes");
-        return FT_OK;
-    }
-    if (trace_len == 0)
-        memset(l->trace_id, 0, sizeof l->trace_id);
-    if (span_len == 0)
-        memset(l->span_id, 0, sizeof l->span_id);
-    l->has_trace_id = trace_len != 0 && !ft_bytes_zero(l->trace_id, sizeof l->trace_id);
-    l->has_span_id = span_len != 0 && !ft_bytes_zero(l->span_id, sizeof l->span_id);
-    d->n++;
+    if (ft__otlp_log_ids_ok(l, trace_len, span_len, &d->rej))
+        d->n++;
     return FT_OK;
 }
 
@@ -972,7 +927,7 @@ static ft_code count_leaves(dec *d, const signal_desc *sig, rd r,
 
 /*
  * Decodes the leaves of the request in r into d->items[0..d->n) (NULL when
- * there are none), counting refusals in d->rejected and d->reject_reason.
+ * there are none), counting refusals in d->rej.
  */
 static ft_code decode_request(dec *d, const signal_desc *sig, rd r)
 {
@@ -1004,10 +959,10 @@ static ft_code decode_export(dec *d, const signal_desc *sig,
                              const uint8_t *body, size_t len,
                              ft_arena *arena, ft_err *err)
 {
-    *d = (dec){.body = body, .arena = arena, .err = err};
+    *d = (dec){.body = body, .arena = arena, .err = err, .rej = {0, NO_STR}};
     ft_code rc = len == 0 ? FT_OK : decode_request(d, sig, (rd){body, body + len});
     if (rc != FT_OK || len == 0)
-        *d = (dec){.reject_reason = NO_STR};
+        *d = (dec){.rej = {0, NO_STR}};
     return rc;
 }
 
@@ -1024,7 +979,7 @@ ft_code ft_otlp_decode_traces_pb(const uint8_t *body, size_t len,
         return missing_argument(err);
     dec d;
     ft_code rc = decode_export(&d, &SIG_TRACES, body, len, arena, err);
-    *batch = (ft_span_batch){d.items, d.n, d.rejected, d.reject_reason};
+    *batch = (ft_span_batch){d.items, d.n, d.rej.n, d.rej.reason};
     return rc;
 }
 
@@ -1036,6 +991,6 @@ ft_code ft_otlp_decode_logs_pb(const uint8_t *body, size_t len,
         return missing_argument(err);
     dec d;
     ft_code rc = decode_export(&d, &SIG_LOGS, body, len, arena, err);
-    *batch = (ft_log_batch){d.items, d.n, d.rejected, d.reject_reason};
+    *batch = (ft_log_batch){d.items, d.n, d.rej.n, d.rej.reason};
     return rc;
 }

@@ -667,6 +667,7 @@ static void run_evict(const char *url)
         assert_int_equal(ft_exporter_evict_oldest(e.ex, 7, &evicted, &err), FT_OK);
         total += evicted;
     } while (evicted > 0);
+    assert_true(total > 0);
     ft_kv_key none = {NULL, 0};
     ft_kv_entry *ent;
     size_t n_ent;
