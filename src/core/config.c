@@ -38,10 +38,15 @@ static bool parse_number(const char *s, double *out, const char **end)
 {
     if (!isdigit((unsigned char)*s))
         return false;
+    /* digits, then at most one '.' and more digits: strtod alone would also
+     * take hex ("0x10") and exponents ("1e3") */
+    size_t n = strspn(s, "0123456789");
+    if (s[n] == '.')
+        n += 1 + strspn(s + n + 1, "0123456789");
     errno = 0;
     char *e;
     double v = strtod(s, &e);
-    if (errno != 0 || e == s || v < 0)
+    if (errno != 0 || e != s + n || v < 0)
         return false;
     *out = v;
     *end = e;
@@ -69,7 +74,7 @@ bool ft_parse_duration_ms(const char *s, int64_t *out)
         for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
             if (strlen(units[i].unit) == ul && strncasecmp(end, units[i].unit, ul) == 0) {
                 double ms = v * units[i].ms;
-                if (ms > 9.0e15)
+                if (ms > 9.0e15 || (int64_t)ms > INT64_MAX - total)
                     return false;
                 total += (int64_t)ms;
                 found = true;

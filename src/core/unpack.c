@@ -23,6 +23,8 @@ struct ft_unpacker {
     z_stream z;
     ZSTD_DStream *zs;
     bool zs_frame_open; /* inside a frame: finish must see it closed */
+    uint8_t zs_magic[4];  /* the next frame's first bytes, checked first */
+    size_t zs_magic_len;
 };
 
 bool ft_encoding_parse(const char *value, ft_encoding *out)
@@ -100,7 +102,7 @@ ft_code ft_unpacker_create(ft_encoding enc, size_t limit, ft_unpacker **out,
     if (u == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     u->enc = enc;
-    u->limit = limit;
+    u->limit = limit < SIZE_MAX ? limit : SIZE_MAX - 1; /* limit + 1 must fit */
     if (enc == FT_ENC_GZIP || enc == FT_ENC_DEFLATE) {
         /* gzip: 16 + MAX_WBITS; deflate as HTTP means zlib-wrapped, and
          * 32 + MAX_WBITS also accepts a gzip header */
@@ -176,15 +178,15 @@ static ft_code feed_zlib(ft_unpacker *u, const uint8_t *in, size_t n,
     return FT_OK;
 }
 
-static ft_code feed_zstd(ft_unpacker *u, const uint8_t *in, size_t n,
-                         ft_err *err)
+/* Decodes ib until it is used up or a frame ends (ib->pos is then at the
+ * next frame). */
+static ft_code zstd_run(ft_unpacker *u, ZSTD_inBuffer *ib, ft_err *err)
 {
-    ZSTD_inBuffer ib = {in, n, 0};
-    while (ib.pos < ib.size) {
+    while (ib->pos < ib->size) {
         if (!reserve(u, CHUNK))
             return fail(u, err, FT_NOMEM, "out of memory", "");
         ZSTD_outBuffer ob = {u->out + u->len, u->cap - u->len, 0};
-        size_t r = ZSTD_decompressStream(u->zs, &ob, &ib);
+        size_t r = ZSTD_decompressStream(u->zs, &ob, ib);
         u->len += ob.pos;
         if (ZSTD_isError(r))
             return fail(u, err, FT_DECODE, "corrupt zstd body: ",
@@ -192,6 +194,47 @@ static ft_code feed_zstd(ft_unpacker *u, const uint8_t *in, size_t n,
         u->zs_frame_open = r != 0;
         if (u->len > u->limit)
             return too_large(u, err);
+        if (r == 0)
+            break;
+    }
+    return FT_OK;
+}
+
+/* A zstd frame or a skippable frame.  libzstd also decodes legacy (v0.x)
+ * frames, but in streaming only when their first four bytes arrive in one
+ * piece: the outcome would depend on how the body was split, so they are
+ * refused (no client sends them). */
+static bool zstd_magic_ok(const uint8_t m[4])
+{
+    uint32_t v = (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 |
+                 (uint32_t)m[3] << 24;
+    return v == ZSTD_MAGICNUMBER ||
+           (v & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START;
+}
+
+static ft_code feed_zstd(ft_unpacker *u, const uint8_t *in, size_t n,
+                         ft_err *err)
+{
+    ZSTD_inBuffer ib = {in, n, 0};
+    while (ib.pos < ib.size) {
+        ft_code rc;
+        if (!u->zs_frame_open) {
+            /* a frame starts: check its magic number first */
+            while (u->zs_magic_len < 4 && ib.pos < ib.size)
+                u->zs_magic[u->zs_magic_len++] = in[ib.pos++];
+            if (u->zs_magic_len < 4)
+                break;
+            if (!zstd_magic_ok(u->zs_magic))
+                return fail(u, err, FT_DECODE, "corrupt zstd body: ",
+                            "not a zstd frame");
+            ZSTD_inBuffer mb = {u->zs_magic, 4, 0};
+            u->zs_magic_len = 0;
+            rc = zstd_run(u, &mb, err);
+        } else {
+            rc = zstd_run(u, &ib, err);
+        }
+        if (rc != FT_OK)
+            return rc;
     }
     return FT_OK;
 }
@@ -231,10 +274,11 @@ ft_code ft_unpacker_finish(ft_unpacker *u, ft_err *err)
             *err = u->failure;
         return u->failed;
     }
-    if (u->z_init && !u->z_end)
+    /* an empty body is empty, whatever its encoding (as for zstd) */
+    if (u->z_init && !u->z_end && u->z.total_in > 0)
         return fail(u, err, FT_DECODE, u->enc == FT_ENC_GZIP ? "gzip" : "deflate",
                     " body ends before its compressed stream does");
-    if (u->zs != NULL && u->zs_frame_open)
+    if (u->zs != NULL && (u->zs_frame_open || u->zs_magic_len > 0))
         return fail(u, err, FT_DECODE, "zstd",
                     " body ends before its compressed stream does");
     return FT_OK;

@@ -40,7 +40,8 @@ void ft_unpacker_destroy(ft_unpacker *u); /* NULL is a no-op */
 ft_code ft_unpacker_feed(ft_unpacker *u, const uint8_t *in, size_t n,
                          ft_err *err);
 
-/* Ends the body: FT_DECODE when the compressed stream is incomplete. */
+/* Ends the body: FT_DECODE when the compressed stream is incomplete.  A
+ * body of no bytes at all is empty, whatever its encoding. */
 ft_code ft_unpacker_finish(ft_unpacker *u, ft_err *err);
 
 /* The decoded bytes so far (valid until the next feed or destroy). */

@@ -154,6 +154,7 @@ void ft_otlp_handle(ft_exporter *ex, ft_signal sig, ft_content_type ct,
                     ft_otlp_result *res)
 {
     res->code = FT_OK;
+    res->retry_after = 0; /* res may be reused: a 503 must not stick to a 200 */
     res->received = res->rejected = 0;
     memset(&res->stored, 0, sizeof res->stored);
     ft_str reason = {NULL, 0};
