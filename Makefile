@@ -46,7 +46,10 @@ fuzz: deps
 	  $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$name fuzz/corpus/$$name || exit 1; \
 	done
 
-bench: build
+bench:
+	@sh scripts/deps.sh bench
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
 	@sh bench/run.sh $(BUILD)
 
 clean:

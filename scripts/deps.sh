@@ -7,6 +7,12 @@ PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
 liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev \
 libmicrohttpd-dev"
 
+# `scripts/deps.sh bench` adds what only `make bench` needs: protobuf-c,
+# for the decoder comparison (bench/decode_compare.c)
+case "${1:-}" in
+bench) PACKAGES="$PACKAGES protobuf-c-compiler libprotobuf-c-dev" ;;
+esac
+
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
