@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
 liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev \
-libmicrohttpd-dev"
+libmicrohttpd-dev libhiredis-dev libpq-dev redis-server postgresql"
 
 # `scripts/deps.sh bench` adds what only `make bench` needs: protobuf-c,
 # for the decoder comparison (bench/decode_compare.c)

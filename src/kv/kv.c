@@ -15,6 +15,8 @@ struct ft_kv {
 static const ft_kv_backend *const backends[] = {
     &ft_kv__memory_backend,
     &ft_kv__lmdb_backend,
+    &ft_kv__redis_backend,
+    &ft_kv__postgres_backend,
 };
 
 const char *ft_kv__url_param(const ft_kv_url *url, const char *name)

@@ -56,6 +56,8 @@ typedef struct ft_kv_backend {
 
 extern const ft_kv_backend ft_kv__memory_backend;
 extern const ft_kv_backend ft_kv__lmdb_backend;
+extern const ft_kv_backend ft_kv__redis_backend;
+extern const ft_kv_backend ft_kv__postgres_backend;
 
 /*
  * Ordered byte encoding of tuple keys: each part's bytes with 0x00 written

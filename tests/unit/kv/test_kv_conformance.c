@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedtrace/kv.h"
+#include "ft_servers.h"
 #include "ft_tmp.h"
 
 static int64_t fake_now = 1700000000000;
@@ -184,21 +186,57 @@ static void test_large_value(void **state)
     free(big);
 }
 
+/*
+ * Stores that expire on their own server's clock (Redis, PostgreSQL) cannot
+ * follow the fake clock: for them the TTL cases use short real TTLs and
+ * real waits, and check on either side of the expiry with a margin instead
+ * of to the millisecond.
+ */
+static bool server_clock(const fixture *f)
+{
+    return strncmp(f->url, "memory:", 7) != 0 && strncmp(f->url, "lmdb:", 5) != 0;
+}
+
+/* TTL to write: the fake-clock value, or its real-time stand-in. */
+static int64_t ttl_for(const fixture *f, int64_t fake_ms)
+{
+    if (!server_clock(f))
+        return fake_ms;
+    return fake_ms >= 100000 ? 2500 : fake_ms >= 1000 ? 600 : 150;
+}
+
+/* Lets ms of (fake or, scaled, real) time pass. */
+static void pass_time(const fixture *f, int64_t fake_ms)
+{
+    if (!server_clock(f)) {
+        fake_now += fake_ms;
+        return;
+    }
+    /* just before an expiry: no wait; at or past it: past it with margin */
+    int64_t real = fake_ms >= 100000 ? 2600 : fake_ms >= 50 ? 700 : 0;
+    if (real > 0)
+        usleep((useconds_t)real * 1000);
+}
+
 static void test_ttl(void **state)
 {
     fixture *f = *state;
     ft_err err = {0};
     fake_now = 1700000000000;
-    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("short")), S("s"), 1000, &err), FT_OK);
-    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("long")), S("l"), 100000, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("short")), S("s"), ttl_for(f, 1000), &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("long")), S("l"), ttl_for(f, 100000), &err), FT_OK);
     assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("none")), S("n"), 0, &err), FT_OK);
     /* overwriting without TTL removes the expiry */
-    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("cleared")), S("c"), 1000, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("cleared")), S("c"), ttl_for(f, 1000), &err), FT_OK);
     assert_int_equal(ft_kv_set(f->kv, K(S("ttl"), S("cleared")), S("c"), 0, &err), FT_OK);
     expect_kv(f, K(S("ttl"), S("short")), "s", 1);
-    fake_now += 999;
-    expect_kv(f, K(S("ttl"), S("short")), "s", 1);
-    fake_now += 1;
+    if (!server_clock(f)) {
+        pass_time(f, 999);
+        expect_kv(f, K(S("ttl"), S("short")), "s", 1);
+        pass_time(f, 1);
+    } else {
+        pass_time(f, 1000);
+    }
     expect_kv(f, K(S("ttl"), S("short")), NULL, 0);
     expect_kv(f, K(S("ttl"), S("long")), "l", 1);
     expect_kv(f, K(S("ttl"), S("cleared")), "c", 1);
@@ -216,7 +254,7 @@ static void test_ttl(void **state)
     size_t removed = 0;
     assert_int_equal(ft_kv_sweep(f->kv, 0, &removed, &err), FT_OK);
     expect_kv(f, K(S("ttl"), S("long")), "l", 1);
-    fake_now += 100000;
+    pass_time(f, 100000);
     expect_kv(f, K(S("ttl"), S("long")), NULL, 0);
     assert_int_equal(ft_kv_sweep(f->kv, 0, &removed, &err), FT_OK);
     expect_kv(f, K(S("ttl"), S("none")), "n", 1);
@@ -437,8 +475,8 @@ static void test_cas(void **state)
     expect_kv(f, k, NULL, 0);
     /* with TTL */
     fake_now = 1700000000000;
-    assert_int_equal(ft_kv_cas(f->kv, k, NULL, &S("t"), 50, &err), FT_OK);
-    fake_now += 50;
+    assert_int_equal(ft_kv_cas(f->kv, k, NULL, &S("t"), ttl_for(f, 50), &err), FT_OK);
+    pass_time(f, 50);
     expect_kv(f, k, NULL, 0);
     assert_int_equal(ft_kv_cas(f->kv, k, &S("t"), &S("u"), 0, &err), FT_CONFLICT);
     fake_now = 1700000000000;
@@ -624,6 +662,12 @@ int main(void)
     char lm[600];
     snprintf(lm, sizeof lm, "lmdb:%s", dir);
     add_with_masks(lm);
+    /* real Redis and PostgreSQL servers, started for this run */
+    ft_test_server redis = {0}, pg = {0};
+    if (ft_test_redis_start(&redis) == 0)
+        add_with_masks(redis.url);
+    if (ft_test_pg_start(&pg) == 0)
+        add_with_masks(pg.url);
     const char *extra = getenv("FT_TEST_STORE_URLS");
     if (extra != NULL) {
         char *copy = strdup(extra), *save = NULL;
@@ -642,5 +686,7 @@ int main(void)
         ft_test_rmrf(tmpdirs[i]);
         free(tmpdirs[i]);
     }
-    return failed ? 1 : 0;
+    ft_test_server_stop(&redis);
+    ft_test_server_stop(&pg);
+    return failed || redis.failed || pg.failed ? 1 : 0;
 }
