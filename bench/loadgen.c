@@ -30,16 +30,20 @@
  *     and a tree of activitypub.parse_object spans.
  * About one span in twenty carries an activity event, as in the fixtures.
  *
+ * The protobuf writer (ft_pbw, tests/helpers/ft_test_util.h) and the
+ * HTTP/1.1 client (ft_http_conn, tests/helpers/ft_http.h) are the tests'
+ * helpers.
+ *
  * Output: one machine-readable line starting with "result " (key=value
  * pairs), then one line for people.  Exit status 0 on success, 1 on any
  * error (connection failure, a response other than 200, a malformed
  * response), 2 on bad usage.
  */
+#include "ft_http.h"
+#include "ft_test_util.h"
+
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -48,14 +52,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/types.h>
-#include <sys/uio.h>
 #include <time.h>
-#include <unistd.h>
 
 /* ---- small utilities ------------------------------------------------------ */
 
@@ -167,172 +167,6 @@ static void sb_clear(sbuf *b)
         b->p[0] = '\0';
 }
 
-/* ---- protobuf writer with trace-id fix-ups --------------------------------- */
-
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
-#define PB_MAX_DEPTH 16
-
-/* A protobuf buffer.  `fix` lists the offsets of every 16-byte trace id
- * written into it, so that a finished body can be given fresh trace ids
- * without re-encoding. */
-typedef struct pb {
-    uint8_t *p;
-    size_t len, cap;
-    size_t *fix;
-    size_t nfix, capfix;
-    size_t open[PB_MAX_DEPTH];    /* offsets of open nested messages */
-    size_t openfix[PB_MAX_DEPTH]; /* nfix when each was opened */
-    int depth;
-} pb;
-
-static void pb_free(pb *b)
-{
-    free(b->p);
-    free(b->fix);
-    memset(b, 0, sizeof *b);
-}
-
-static void pb_reserve(pb *b, size_t n)
-{
-    if (b->cap - b->len >= n)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n)
-        cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void pb_put(pb *b, const void *data, size_t n)
-{
-    if (n == 0)
-        return;
-    pb_reserve(b, n);
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static size_t varint_encode(uint64_t v, uint8_t out[10])
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (uint8_t)v;
-    return n;
-}
-
-static void pb_varint(pb *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    pb_put(b, tmp, varint_encode(v, tmp));
-}
-
-static void pb_tag(pb *b, unsigned field, unsigned wt)
-{
-    pb_varint(b, (uint64_t)field << 3 | wt);
-}
-
-static void pb_uint(pb *b, unsigned field, uint64_t v)
-{
-    pb_tag(b, field, WT_VARINT);
-    pb_varint(b, v);
-}
-
-static void pb_bytes(pb *b, unsigned field, const void *data, size_t n)
-{
-    pb_tag(b, field, WT_LEN);
-    pb_varint(b, n);
-    pb_put(b, data, n);
-}
-
-static void pb_str(pb *b, unsigned field, const char *s)
-{
-    pb_bytes(b, field, s, strlen(s));
-}
-
-static void pb_fixed64(pb *b, unsigned field, uint64_t v)
-{
-    uint8_t x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    pb_tag(b, field, WT_I64);
-    pb_put(b, x, 8);
-}
-
-static void pb_fixed32(pb *b, unsigned field, uint32_t v)
-{
-    uint8_t x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    pb_tag(b, field, WT_I32);
-    pb_put(b, x, 4);
-}
-
-static void pb_add_fix(pb *b, size_t off)
-{
-    if (b->nfix == b->capfix) {
-        b->capfix = b->capfix ? b->capfix * 2 : 16;
-        b->fix = xrealloc(b->fix, b->capfix * sizeof *b->fix);
-    }
-    b->fix[b->nfix++] = off;
-}
-
-/* A trace id (field `field`, 16 bytes), remembered as a fix-up. */
-static void pb_trace_id(pb *b, unsigned field, const uint8_t id[16])
-{
-    pb_tag(b, field, WT_LEN);
-    pb_varint(b, 16);
-    pb_add_fix(b, b->len);
-    pb_put(b, id, 16);
-}
-
-/* Opens a nested message: one byte is reserved for its length; pb_end
- * widens it when the message turns out longer than 127 bytes. */
-static void pb_begin(pb *b, unsigned field)
-{
-    if (b->depth == PB_MAX_DEPTH) {
-        fprintf(stderr, "ft_loadgen: protobuf nesting too deep\n");
-        abort();
-    }
-    pb_tag(b, field, WT_LEN);
-    pb_reserve(b, 1);
-    b->p[b->len++] = 0;
-    b->open[b->depth] = b->len;
-    b->openfix[b->depth] = b->nfix;
-    b->depth++;
-}
-
-static void pb_end(pb *b)
-{
-    b->depth--;
-    size_t start = b->open[b->depth];
-    size_t n = b->len - start;
-    uint8_t tmp[10];
-    size_t k = varint_encode(n, tmp);
-    if (k > 1) {
-        pb_reserve(b, k - 1);
-        memmove(b->p + start + k - 1, b->p + start, n);
-        b->len += k - 1;
-        for (size_t i = b->openfix[b->depth]; i < b->nfix; i++)
-            b->fix[i] += k - 1;
-    }
-    memcpy(b->p + start - 1, tmp, k);
-}
-
-/* Appends `child` (a whole message) as field `field`, with its fix-ups. */
-static void pb_msg(pb *b, unsigned field, const pb *child)
-{
-    pb_tag(b, field, WT_LEN);
-    pb_varint(b, child->len);
-    size_t base = b->len;
-    pb_put(b, child->p, child->len);
-    for (size_t i = 0; i < child->nfix; i++)
-        pb_add_fix(b, base + child->fix[i]);
-}
-
 /* ---- OTLP pieces ----------------------------------------------------------- */
 
 /* Field numbers of opentelemetry/proto/trace/v1 and common/v1. */
@@ -378,58 +212,60 @@ enum { STATUS_UNSET = 0, STATUS_OK = 1, STATUS_ERROR = 2 };
 #define FLAGS_LOCAL 0x101u
 #define FLAGS_REMOTE 0x301u
 
-static void kv_strn(pb *b, unsigned field, const char *key, const char *v,
-                    size_t n)
+static void kv_strn(ft_pbw *b, uint32_t field, const char *key,
+                    const char *v, size_t n)
 {
-    pb_begin(b, field);
-    pb_str(b, KV_KEY, key);
-    pb_begin(b, KV_VALUE);
-    pb_bytes(b, AV_STRING, v, n);
-    pb_end(b);
-    pb_end(b);
+    ft_pbw_begin(b, field);
+    ft_pbw_str(b, KV_KEY, key);
+    ft_pbw_begin(b, KV_VALUE);
+    ft_pbw_bytes(b, AV_STRING, v, n);
+    ft_pbw_end(b);
+    ft_pbw_end(b);
 }
 
-static void kv_str(pb *b, unsigned field, const char *key, const char *v)
+static void kv_str(ft_pbw *b, uint32_t field, const char *key, const char *v)
 {
     kv_strn(b, field, key, v, strlen(v));
 }
 
 /* A string array of one element (how Fedify records request headers on
  * server spans), or an empty array when v is NULL. */
-static void kv_arr(pb *b, unsigned field, const char *key, const char *v)
+static void kv_arr(ft_pbw *b, uint32_t field, const char *key, const char *v)
 {
-    pb_begin(b, field);
-    pb_str(b, KV_KEY, key);
-    pb_begin(b, KV_VALUE);
-    pb_begin(b, AV_ARRAY);
+    ft_pbw_begin(b, field);
+    ft_pbw_str(b, KV_KEY, key);
+    ft_pbw_begin(b, KV_VALUE);
+    ft_pbw_begin(b, AV_ARRAY);
     if (v != NULL) {
-        pb_begin(b, ARR_VALUES);
-        pb_str(b, AV_STRING, v);
-        pb_end(b);
+        ft_pbw_begin(b, ARR_VALUES);
+        ft_pbw_str(b, AV_STRING, v);
+        ft_pbw_end(b);
     }
-    pb_end(b);
-    pb_end(b);
-    pb_end(b);
+    ft_pbw_end(b);
+    ft_pbw_end(b);
+    ft_pbw_end(b);
 }
 
-static void kv_int(pb *b, unsigned field, const char *key, int64_t v)
+/* A key with a varint value: AnyValue field `av` (AV_INT, AV_BOOL). */
+static void kv_varint(ft_pbw *b, uint32_t field, const char *key, uint32_t av,
+                      uint64_t v)
 {
-    pb_begin(b, field);
-    pb_str(b, KV_KEY, key);
-    pb_begin(b, KV_VALUE);
-    pb_uint(b, AV_INT, (uint64_t)v);
-    pb_end(b);
-    pb_end(b);
+    ft_pbw_begin(b, field);
+    ft_pbw_str(b, KV_KEY, key);
+    ft_pbw_begin(b, KV_VALUE);
+    ft_pbw_varint(b, av, v);
+    ft_pbw_end(b);
+    ft_pbw_end(b);
 }
 
-static void kv_bool(pb *b, unsigned field, const char *key, bool v)
+static void kv_int(ft_pbw *b, uint32_t field, const char *key, int64_t v)
 {
-    pb_begin(b, field);
-    pb_str(b, KV_KEY, key);
-    pb_begin(b, KV_VALUE);
-    pb_uint(b, AV_BOOL, v ? 1 : 0);
-    pb_end(b);
-    pb_end(b);
+    kv_varint(b, field, key, AV_INT, (uint64_t)v);
+}
+
+static void kv_bool(ft_pbw *b, uint32_t field, const char *key, bool v)
+{
+    kv_varint(b, field, key, AV_BOOL, v ? 1 : 0);
 }
 
 /* ---- the trace generator --------------------------------------------------- */
@@ -440,7 +276,9 @@ static const char *const scope_names[N_SCOPES] = {
     "@fedify/fedify", "@fedify/vocab-tools", "@fedify/vocab"};
 
 typedef struct gspan {
-    pb enc; /* the Span message's fields, trace id first */
+    uint8_t *p; /* the Span message's fields (malloc'd) */
+    size_t len;
+    size_t tid_off; /* where its trace id starts */
     int scope;
     bool activity_event;
 } gspan;
@@ -452,6 +290,7 @@ typedef struct gen {
     uint64_t clock;   /* unix ns of the next trace's start */
     gspan *q;         /* spans of the current trace not yet taken */
     size_t qhead, qlen, qcap;
+    ft_pbw span;      /* the span being written (span_open) */
     sbuf json, tmp, tmp2;
     uint8_t tid[16]; /* the current trace */
 } gen;
@@ -551,9 +390,11 @@ static void span_id_bytes(uint64_t id, uint8_t out[8])
 }
 
 /* Starts a span of the current trace; add attributes and events to the
- * returned buffer, then call span_close.  parent 0 means a root span. */
-static pb *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
-                     const char *name, int kind, uint64_t start, uint64_t end)
+ * returned buffer, then call span_close (one span at a time).  parent 0
+ * means a root span. */
+static ft_pbw *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
+                         const char *name, int kind, uint64_t start,
+                         uint64_t end)
 {
     if (g->qlen == g->qcap) {
         g->qcap = g->qcap ? g->qcap * 2 : 64;
@@ -562,31 +403,40 @@ static pb *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
     gspan *s = &g->q[g->qlen++];
     memset(s, 0, sizeof *s);
     s->scope = scope;
-    pb *b = &s->enc;
+    ft_pbw *b = &g->span;
+    ft_pbw_reset(b);
     uint8_t x[8];
-    pb_trace_id(b, SPAN_TRACE_ID, g->tid);
+    ft_pbw_bytes(b, SPAN_TRACE_ID, g->tid, 16);
+    s->tid_off = b->len - 16;
     span_id_bytes(id, x);
-    pb_bytes(b, SPAN_SPAN_ID, x, 8);
+    ft_pbw_bytes(b, SPAN_SPAN_ID, x, 8);
     if (parent != 0) {
         span_id_bytes(parent, x);
-        pb_bytes(b, SPAN_PARENT_SPAN_ID, x, 8);
+        ft_pbw_bytes(b, SPAN_PARENT_SPAN_ID, x, 8);
     }
-    pb_str(b, SPAN_NAME, name);
-    pb_uint(b, SPAN_KIND, (uint64_t)kind);
-    pb_fixed64(b, SPAN_START, start);
-    pb_fixed64(b, SPAN_END, end);
+    ft_pbw_str(b, SPAN_NAME, name);
+    ft_pbw_varint(b, SPAN_KIND, (uint64_t)kind);
+    ft_pbw_fixed64(b, SPAN_START, start);
+    ft_pbw_fixed64(b, SPAN_END, end);
     return b;
 }
 
-static void span_close(pb *b, int status, const char *message, uint32_t flags)
+/* Finishes the span span_open started and queues it. */
+static void span_close(gen *g, int status, const char *message,
+                       uint32_t flags)
 {
-    pb_begin(b, SPAN_STATUS);
+    ft_pbw *b = &g->span;
+    ft_pbw_begin(b, SPAN_STATUS);
     if (message != NULL)
-        pb_str(b, STATUS_MESSAGE, message);
+        ft_pbw_str(b, STATUS_MESSAGE, message);
     if (status != STATUS_UNSET)
-        pb_uint(b, STATUS_CODE, (uint64_t)status);
-    pb_end(b);
-    pb_fixed32(b, SPAN_FLAGS, flags);
+        ft_pbw_varint(b, STATUS_CODE, (uint64_t)status);
+    ft_pbw_end(b);
+    ft_pbw_fixed32(b, SPAN_FLAGS, flags);
+    gspan *s = &g->q[g->qlen - 1];
+    s->p = xmalloc(b->len);
+    memcpy(s->p, b->buf, b->len);
+    s->len = b->len;
 }
 
 static void mark_activity_event(gen *g)
@@ -749,14 +599,15 @@ static void activity_json(gen *g, const char *type, const char *id,
 /* The request headers of a signed POST to an inbox: attributes of the
  * server span (as one-element arrays) or of http_signatures.verify/sign
  * (as strings). */
-static void signed_post_headers(gen *g, pb *b, bool arrays, const char *url,
-                                const char *host, size_t body_len,
-                                const char *key_id, uint64_t when)
+static void signed_post_headers(gen *g, ft_pbw *b, bool arrays,
+                                const char *url, const char *host,
+                                size_t body_len, const char *key_id,
+                                uint64_t when)
 {
     char date[40], len[24];
     http_date(when, date);
     snprintf(len, sizeof len, "%zu", body_len);
-    void (*put)(pb *, unsigned, const char *, const char *) =
+    void (*put)(ft_pbw *, uint32_t, const char *, const char *) =
         arrays ? kv_arr : kv_str;
     kv_str(b, SPAN_ATTRIBUTES, "http.request.method", "POST");
     kv_str(b, SPAN_ATTRIBUTES, "url.full", url);
@@ -799,16 +650,16 @@ static void parse_object_tree(gen *g, uint64_t parent, const char *object_id,
     for (int i = 0; i < count; i++) {
         uint64_t id = new_span_id(g);
         uint64_t s = start + (uint64_t)i * 20000;
-        pb *b = span_open(g, SCOPE_VOCAB_TOOLS, id, p,
-                          "activitypub.parse_object", KIND_INTERNAL, s,
-                          s + rng_range(&g->rng, 10000, 900000));
+        ft_pbw *b = span_open(g, SCOPE_VOCAB_TOOLS, id, p,
+                              "activitypub.parse_object", KIND_INTERNAL, s,
+                              s + rng_range(&g->rng, 10000, 900000));
         if (rng_pct(&g->rng, 70)) {
             char full[96];
             snprintf(full, sizeof full, AS_NS "%s", object_type);
             kv_arr(b, SPAN_ATTRIBUTES, "activitypub.object.type", full);
         }
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.id", object_id);
-        span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
         if (rng_pct(&g->rng, 50))
             p = id; /* nest some of them, as Fedify's parser does */
     }
@@ -819,12 +670,15 @@ static void key_pairs_span(gen *g, uint64_t parent, const char *user,
 {
     char actor[128];
     snprintf(actor, sizeof actor, "%s/users/%s", g->origin, user);
-    pb *b = span_open(g, SCOPE_FEDIFY, new_span_id(g), parent,
-                      "activitypub.dispatch_actor_key_pairs", KIND_SERVER,
-                      start, start + rng_range(&g->rng, 10000, 600000));
+    /* one draw per statement: argument order is unspecified in C */
+    uint64_t kp_id = new_span_id(g);
+    uint64_t kp_end = start + rng_range(&g->rng, 10000, 600000);
+    ft_pbw *b = span_open(g, SCOPE_FEDIFY, kp_id, parent,
+                          "activitypub.dispatch_actor_key_pairs", KIND_SERVER,
+                          start, kp_end);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.actor.id", actor);
     kv_str(b, SPAN_ATTRIBUTES, "fedify.actor.identifier", user);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 }
 
 /* An activity delivered to one of our inboxes by a remote server. */
@@ -867,9 +721,9 @@ static void trace_inbox(gen *g, uint64_t t0)
                       (int)rng_range(&g->rng, 3, 8));
 
     if (!key_cached) {
-        pb *b = span_open(g, SCOPE_FEDIFY, new_span_id(g), verify,
-                          "activitypub.fetch_key", KIND_CLIENT, t0 + 2500000,
-                          t0 + 2500000 + d_verify / 2);
+        ft_pbw *b = span_open(g, SCOPE_FEDIFY, new_span_id(g), verify,
+                              "activitypub.fetch_key", KIND_CLIENT,
+                              t0 + 2500000, t0 + 2500000 + d_verify / 2);
         kv_str(b, SPAN_ATTRIBUTES, "http.method", "GET");
         kv_str(b, SPAN_ATTRIBUTES, "url.full", key_id);
         kv_str(b, SPAN_ATTRIBUTES, "url.scheme", "https");
@@ -878,12 +732,13 @@ static void trace_inbox(gen *g, uint64_t t0)
         kv_str(b, SPAN_ATTRIBUTES, "url.query", "");
         kv_str(b, SPAN_ATTRIBUTES, "url.fragment", "main-key");
         kv_bool(b, SPAN_ATTRIBUTES, "activitypub.actor.key.cached", false);
-        span_close(b, failure == 2 ? STATUS_ERROR : STATUS_UNSET, NULL,
+        span_close(g, failure == 2 ? STATUS_ERROR : STATUS_UNSET, NULL,
                    FLAGS_LOCAL);
     }
 
-    pb *b = span_open(g, SCOPE_FEDIFY, verify, prod, "http_signatures.verify",
-                      KIND_INTERNAL, t0 + 2000000, t0 + 2000000 + d_verify);
+    ft_pbw *b = span_open(g, SCOPE_FEDIFY, verify, prod,
+                          "http_signatures.verify", KIND_INTERNAL,
+                          t0 + 2000000, t0 + 2000000 + d_verify);
     signed_post_headers(g, b, false, inbox, host, g->json.len, key_id, t0);
     kv_str(b, SPAN_ATTRIBUTES, "http_signatures.key_id", key_id);
     kv_str(b, SPAN_ATTRIBUTES, "http_signatures.algorithm", "rsa-v1_5-sha256");
@@ -896,7 +751,7 @@ static void trace_inbox(gen *g, uint64_t t0)
                "keyFetchError");
         kv_int(b, SPAN_ATTRIBUTES, "http_signatures.key_fetch_status", 404);
     }
-    span_close(b, failure ? STATUS_ERROR : STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, failure ? STATUS_ERROR : STATUS_UNSET, NULL, FLAGS_LOCAL);
 
     key_pairs_span(g, prod, recipient, t0 + 1000000);
 
@@ -910,9 +765,9 @@ static void trace_inbox(gen *g, uint64_t t0)
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
     if (failure == 0)
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.actor.id", actor);
-    pb_begin(b, SPAN_EVENTS);
-    pb_fixed64(b, EVENT_TIME, t0 + 500000 + d_prod - 200000);
-    pb_str(b, EVENT_NAME, "activitypub.activity.received");
+    ft_pbw_begin(b, SPAN_EVENTS);
+    ft_pbw_fixed64(b, EVENT_TIME, t0 + 500000 + d_prod - 200000);
+    ft_pbw_str(b, EVENT_NAME, "activitypub.activity.received");
     kv_strn(b, EVENT_ATTRIBUTES, "activitypub.activity.json", g->json.p,
             g->json.len);
     kv_bool(b, EVENT_ATTRIBUTES, "activitypub.activity.verified",
@@ -929,13 +784,13 @@ static void trace_inbox(gen *g, uint64_t t0)
                "keyFetchError");
         kv_int(b, EVENT_ATTRIBUTES, "http_signatures.key_fetch_status", 404);
     }
-    pb_end(b);
+    ft_pbw_end(b);
     if (failure)
-        span_close(b, STATUS_ERROR,
+        span_close(g, STATUS_ERROR,
                    "Failed to verify the request's HTTP Signatures.",
                    FLAGS_LOCAL);
     else
-        span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
     mark_activity_event(g);
 
     /* the server span */
@@ -947,7 +802,7 @@ static void trace_inbox(gen *g, uint64_t t0)
            failure ? 401 : 202);
     kv_arr(b, SPAN_ATTRIBUTES, "http.response.header.content-type",
            "text/plain; charset=utf-8");
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 
     if (failure)
         return;
@@ -961,13 +816,13 @@ static void trace_inbox(gen *g, uint64_t t0)
                   q0 + 300000, q0 + 300000 + d_listen);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
     b = span_open(g, SCOPE_FEDIFY, cons, prod, "activitypub.inbox",
                   KIND_CONSUMER, q0, q0 + 600000 + d_listen);
     kv_bool(b, SPAN_ATTRIBUTES, "activitypub.shared_inbox", shared);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_REMOTE);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_REMOTE);
 }
 
 /* One of our users sends an activity to 1-3 remote inboxes. */
@@ -986,9 +841,9 @@ static void trace_send(gen *g, uint64_t t0)
     uint64_t fan = new_span_id(g);
     uint64_t d_fan = rng_range(&g->rng, 20, 70) * 1000000u;
 
-    pb *b = span_open(g, SCOPE_FEDIFY, new_span_id(g), fan,
-                      "object_integrity_proofs.sign", KIND_INTERNAL,
-                      t0 + 1000000, t0 + 1000000 + d_fan / 3);
+    ft_pbw *b = span_open(g, SCOPE_FEDIFY, new_span_id(g), fan,
+                          "object_integrity_proofs.sign", KIND_INTERNAL,
+                          t0 + 1000000, t0 + 1000000 + d_fan / 3);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.type", full_type);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.id", act_id);
     kv_str(b, SPAN_ATTRIBUTES, "object_integrity_proofs.cryptosuite",
@@ -1000,7 +855,7 @@ static void trace_send(gen *g, uint64_t t0)
     sb_clear(t);
     rand_chars(g, t, HEX, 128);
     kv_str(b, SPAN_ATTRIBUTES, "object_integrity_proofs.signature", t->p);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 
     b = span_open(g, SCOPE_FEDIFY, new_span_id(g), fan, "ld_signatures.sign",
                   KIND_INTERNAL, t0 + 1000000 + d_fan / 3,
@@ -1010,7 +865,7 @@ static void trace_send(gen *g, uint64_t t0)
     sb_clear(t);
     rand_chars(g, t, HEX, 1024);
     kv_str(b, SPAN_ATTRIBUTES, "ld_signatures.signature", t->p);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 
     key_pairs_span(g, fan, user, t0 + 500000);
 
@@ -1024,7 +879,7 @@ static void trace_send(gen *g, uint64_t t0)
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
     kv_str(b, SPAN_ATTRIBUTES, "fedify.actor.identifier", user);
     kv_int(b, SPAN_ATTRIBUTES, "activitypub.inboxes", n);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 
     uint64_t parent = fan;
     uint64_t t1 = t0 + d_fan + rng_range(&g->rng, 1, 30) * 100000u;
@@ -1034,7 +889,7 @@ static void trace_send(gen *g, uint64_t t0)
                       KIND_CONSUMER, t1, t1 + rng_range(&g->rng, 5, 40) * 1000000u);
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
-        span_close(b, STATUS_UNSET, NULL, FLAGS_REMOTE);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_REMOTE);
         parent = fc;
         t1 += 1000000;
     }
@@ -1048,9 +903,10 @@ static void trace_send(gen *g, uint64_t t0)
         uint64_t s0 = t1 + (uint64_t)i * 2000000u;
         uint64_t d_send = rng_range(&g->rng, 10, 250) * 1000000u;
 
-        b = span_open(g, SCOPE_FEDIFY, new_span_id(g), send,
-                      "http_signatures.sign", KIND_INTERNAL, s0 + 500000,
-                      s0 + 500000 + rng_range(&g->rng, 2, 12) * 1000000u);
+        uint64_t sign_id = new_span_id(g);
+        uint64_t sign_end = s0 + 500000 + rng_range(&g->rng, 2, 12) * 1000000u;
+        b = span_open(g, SCOPE_FEDIFY, sign_id, send, "http_signatures.sign",
+                      KIND_INTERNAL, s0 + 500000, sign_end);
         sb_clear(t);
         rand_chars(g, t, HEX, 64);
         kv_str(b, SPAN_ATTRIBUTES, "http_signatures.digest.sha-256", t->p);
@@ -1066,22 +922,22 @@ static void trace_send(gen *g, uint64_t t0)
                             (size_t)rng_range(&g->rng, 1024, 3072), key_id,
                             s0);
         kv_str(b, SPAN_ATTRIBUTES, "http_signatures.key_id", key_id);
-        span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 
         b = span_open(g, SCOPE_FEDIFY, send, out, "activitypub.send_activity",
                       KIND_CLIENT, s0 + 200000, s0 + 200000 + d_send);
         kv_bool(b, SPAN_ATTRIBUTES, "activitypub.shared_inbox", false);
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
-        pb_begin(b, SPAN_EVENTS);
-        pb_fixed64(b, EVENT_TIME, s0 + 200000 + d_send - 100000);
-        pb_str(b, EVENT_NAME, "activitypub.activity.sent");
+        ft_pbw_begin(b, SPAN_EVENTS);
+        ft_pbw_fixed64(b, EVENT_TIME, s0 + 200000 + d_send - 100000);
+        ft_pbw_str(b, EVENT_NAME, "activitypub.activity.sent");
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.inbox.url", inbox);
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.activity.id", act_id);
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.activity.type", full_type);
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.actor.id", actor);
-        pb_end(b);
-        span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+        ft_pbw_end(b);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
         mark_activity_event(g);
 
         b = span_open(g, SCOPE_FEDIFY, out, parent, "activitypub.outbox",
@@ -1089,7 +945,7 @@ static void trace_send(gen *g, uint64_t t0)
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
         kv_int(b, SPAN_ATTRIBUTES, "activitypub.activity.retries", 0);
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
-        span_close(b, STATUS_UNSET, NULL, FLAGS_REMOTE);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_REMOTE);
     }
 }
 
@@ -1106,7 +962,7 @@ static void trace_actor(gen *g, uint64_t t0)
     uint64_t get = new_span_id(g), disp = new_span_id(g);
     uint64_t d = rng_range(&g->rng, 1, 30) * 1000000u;
 
-    pb *b;
+    ft_pbw *b;
     if (!missing)
         key_pairs_span(g, disp, user, t0 + 300000);
     b = span_open(g, SCOPE_FEDIFY, disp, get, "activitypub.dispatch_actor",
@@ -1115,7 +971,7 @@ static void trace_actor(gen *g, uint64_t t0)
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.actor.id", actor);
     if (!missing)
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.actor.type", AS_NS "Person");
-    span_close(b, missing ? STATUS_ERROR : STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, missing ? STATUS_ERROR : STATUS_UNSET, NULL, FLAGS_LOCAL);
 
     b = span_open(g, SCOPE_FEDIFY, get, 0, "GET /users/{identifier}",
                   KIND_SERVER, t0, t0 + d);
@@ -1146,7 +1002,7 @@ static void trace_actor(gen *g, uint64_t t0)
     kv_arr(b, SPAN_ATTRIBUTES, "http.response.header.content-type",
            missing ? "text/plain;charset=UTF-8" : "application/activity+json");
     kv_arr(b, SPAN_ATTRIBUTES, "http.response.header.vary", "Accept");
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 }
 
 /* One of our users looks up a remote actor (parsing it and its keys). */
@@ -1176,17 +1032,17 @@ static void trace_lookup(gen *g, uint64_t t0)
               actor, actor);
     rand_chars(g, j, B64, 392);
     sb_puts(j, "\\n-----END PUBLIC KEY-----\\n\"}}");
-    pb *b = span_open(g, SCOPE_VOCAB, look, 0, "activitypub.lookup_object",
-                      KIND_INTERNAL, t0, t0 + d);
+    ft_pbw *b = span_open(g, SCOPE_VOCAB, look, 0, "activitypub.lookup_object",
+                          KIND_INTERNAL, t0, t0 + d);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.id", actor);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.type", AS_NS "Person");
-    pb_begin(b, SPAN_EVENTS);
-    pb_fixed64(b, EVENT_TIME, t0 + d - 7000000);
-    pb_str(b, EVENT_NAME, "activitypub.object.fetched");
+    ft_pbw_begin(b, SPAN_EVENTS);
+    ft_pbw_fixed64(b, EVENT_TIME, t0 + d - 7000000);
+    ft_pbw_str(b, EVENT_NAME, "activitypub.object.fetched");
     kv_str(b, EVENT_ATTRIBUTES, "activitypub.object.type", AS_NS "Person");
     kv_strn(b, EVENT_ATTRIBUTES, "activitypub.object.json", j->p, j->len);
-    pb_end(b);
-    span_close(b, STATUS_UNSET, NULL, FLAGS_LOCAL);
+    ft_pbw_end(b);
+    span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 }
 
 static void gen_init(gen *g, uint64_t seed, unsigned index)
@@ -1208,8 +1064,9 @@ static void gen_init(gen *g, uint64_t seed, unsigned index)
 static void gen_free(gen *g)
 {
     for (size_t i = g->qhead; i < g->qlen; i++)
-        pb_free(&g->q[i].enc);
+        free(g->q[i].p);
     free(g->q);
+    ft_pbw_free(&g->span);
     free(g->json.p);
     free(g->tmp.p);
     free(g->tmp2.p);
@@ -1238,7 +1095,7 @@ static void gen_trace(gen *g)
 typedef struct body {
     uint8_t *p;
     size_t len;
-    size_t *fix; /* offsets of the trace ids */
+    size_t *fix; /* offsets of the trace ids (the writer's marks) */
     size_t nfix;
     size_t spans;
     size_t activity_events;
@@ -1255,14 +1112,15 @@ static void body_build(gen *g, size_t n, body *out)
             gen_trace(g);
         take[i] = g->q[g->qhead++];
     }
-    pb b = {0};
-    pb_begin(&b, REQ_RESOURCE_SPANS);
-    pb_begin(&b, RS_RESOURCE);
+    ft_pbw b;
+    ft_pbw_init(&b);
+    ft_pbw_begin(&b, REQ_RESOURCE_SPANS);
+    ft_pbw_begin(&b, RS_RESOURCE);
     kv_str(&b, RES_ATTRIBUTES, "service.name", g->service);
     kv_str(&b, RES_ATTRIBUTES, "telemetry.sdk.language", "nodejs");
     kv_str(&b, RES_ATTRIBUTES, "telemetry.sdk.name", "opentelemetry");
     kv_str(&b, RES_ATTRIBUTES, "telemetry.sdk.version", "2.12.1");
-    pb_end(&b);
+    ft_pbw_end(&b);
     size_t events = 0;
     for (int s = 0; s < N_SCOPES; s++) {
         bool any = false;
@@ -1270,28 +1128,29 @@ static void body_build(gen *g, size_t n, body *out)
             any = take[i].scope == s;
         if (!any)
             continue;
-        pb_begin(&b, RS_SCOPE_SPANS);
-        pb_begin(&b, SS_SCOPE);
-        pb_str(&b, SCOPE_NAME, scope_names[s]);
-        pb_str(&b, SCOPE_VERSION, "2.3.6");
-        pb_end(&b);
+        ft_pbw_begin(&b, RS_SCOPE_SPANS);
+        ft_pbw_begin(&b, SS_SCOPE);
+        ft_pbw_str(&b, SCOPE_NAME, scope_names[s]);
+        ft_pbw_str(&b, SCOPE_VERSION, "2.3.6");
+        ft_pbw_end(&b);
         for (size_t i = 0; i < n; i++) {
             if (take[i].scope != s)
                 continue;
-            pb_msg(&b, SS_SPANS, &take[i].enc);
+            ft_pbw_bytes(&b, SS_SPANS, take[i].p, take[i].len);
+            ft_pbw_mark(&b, b.len - take[i].len + take[i].tid_off);
             events += take[i].activity_event;
         }
-        pb_end(&b);
+        ft_pbw_end(&b);
     }
-    pb_end(&b);
+    ft_pbw_end(&b);
     for (size_t i = 0; i < n; i++)
-        pb_free(&take[i].enc);
+        free(take[i].p);
     free(take);
     memset(out, 0, sizeof *out);
-    out->p = b.p;
+    out->p = b.buf; /* the body keeps the writer's buffer and marks */
     out->len = b.len;
-    out->fix = b.fix;
-    out->nfix = b.nfix;
+    out->fix = b.mark;
+    out->nfix = b.nmark;
     out->spans = n;
     out->activity_events = events;
 }
@@ -1328,273 +1187,16 @@ static void body_set_pass(body *b, uint64_t seed, unsigned conn, uint64_t pass)
     b->pass = pass;
 }
 
-/* ---- HTTP/1.1 client ---------------------------------------------------------- */
-
-#define RBUF_SIZE 16384
-#define IO_TIMEOUT_S 60
-
-typedef struct conn {
-    int fd;
-    char buf[RBUF_SIZE];
-    size_t off, len; /* unread bytes are buf[off, len) */
-    char err[512];
-} conn;
+/* ---- the receiver --------------------------------------------------------- */
 
 typedef struct target {
     char host[256]; /* as written in the URL, for the Host header */
     char port[16];
     char path[512];
+    char host_header[300]; /* "Host: HOST:PORT" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
 } target;
-
-static int conn_open(conn *c, const target *t)
-{
-    c->off = c->len = 0;
-    c->fd = socket(t->addr.ss_family, SOCK_STREAM, 0);
-    if (c->fd < 0) {
-        snprintf(c->err, sizeof c->err, "socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addrlen) != 0) {
-        snprintf(c->err, sizeof c->err, "connect to %s:%s: %s", t->host,
-                 t->port, strerror(errno));
-        close(c->fd);
-        c->fd = -1;
-        return -1;
-    }
-    return 0;
-}
-
-static void conn_close(conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-}
-
-static int send_all(conn *c, struct iovec *iov, int n)
-{
-    while (n > 0) {
-        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            snprintf(c->err, sizeof c->err, "send: %s",
-                     errno == EAGAIN ? "timed out" : strerror(errno));
-            return -1;
-        }
-        size_t left = (size_t)w;
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
-    }
-    return 0;
-}
-
-/* Reads more bytes into the buffer (moving unread ones to the front). */
-static int rd_more(conn *c)
-{
-    if (c->off > 0) {
-        memmove(c->buf, c->buf + c->off, c->len - c->off);
-        c->len -= c->off;
-        c->off = 0;
-    }
-    if (c->len == sizeof c->buf) {
-        snprintf(c->err, sizeof c->err, "response line longer than %d bytes",
-                 RBUF_SIZE);
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (r > 0) {
-            c->len += (size_t)r;
-            return 0;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0)
-            snprintf(c->err, sizeof c->err,
-                     "the server closed the connection");
-        else
-            snprintf(c->err, sizeof c->err, "recv: %s",
-                     errno == EAGAIN ? "timed out" : strerror(errno));
-        return -1;
-    }
-}
-
-/* The next CRLF-terminated line (without the CRLF, NUL-terminated in place);
- * valid until the next read. */
-static int rd_line(conn *c, char **line)
-{
-    for (;;) {
-        char *s = c->buf + c->off;
-        size_t n = c->len - c->off;
-        for (size_t i = 0; i + 1 < n; i++) {
-            if (s[i] == '\r' && s[i + 1] == '\n') {
-                s[i] = '\0';
-                *line = s;
-                c->off += i + 2;
-                return 0;
-            }
-        }
-        if (rd_more(c) != 0)
-            return -1;
-    }
-}
-
-/* Consumes n body bytes, keeping the first ones in keep[0, keepcap). */
-static int rd_body(conn *c, size_t n, char *keep, size_t keepcap, size_t *kept)
-{
-    while (n > 0) {
-        if (c->off == c->len && rd_more(c) != 0)
-            return -1;
-        size_t k = c->len - c->off;
-        if (k > n)
-            k = n;
-        if (*kept < keepcap) {
-            size_t m = keepcap - *kept < k ? keepcap - *kept : k;
-            memcpy(keep + *kept, c->buf + c->off, m);
-            *kept += m;
-        }
-        c->off += k;
-        n -= k;
-    }
-    return 0;
-}
-
-static bool header_is(const char *line, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
-        return false;
-    const char *v = line + n + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    *value = v;
-    return true;
-}
-
-static bool has_token(const char *value, const char *token)
-{
-    size_t n = strlen(token);
-    for (const char *p = value; *p; p++)
-        if (strncasecmp(p, token, n) == 0)
-            return true;
-    return false;
-}
-
-typedef struct response {
-    int status;
-    char reason[64];
-    bool close; /* the server will close the connection */
-    char body[256];
-    size_t body_len;
-} response;
-
-static int parse_size(const char *s, int base, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, base);
-    if (errno != 0 || end == s)
-        return -1;
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (*end != '\0' && *end != ';') /* ';' starts chunk extensions */
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-static int read_response(conn *c, response *r)
-{
-    char *line;
-    memset(r, 0, sizeof *r);
-    if (rd_line(c, &line) != 0)
-        return -1;
-    int minor = 0, status = 0, used = 0;
-    if (sscanf(line, "HTTP/1.%d %3d%n", &minor, &status, &used) < 2 ||
-        status < 100) {
-        snprintf(c->err, sizeof c->err, "bad status line: %.200s", line);
-        return -1;
-    }
-    r->status = status;
-    snprintf(r->reason, sizeof r->reason, "%s",
-             line[used] == ' ' ? line + used + 1 : line + used);
-    r->close = minor == 0;
-    bool chunked = false, have_length = false;
-    size_t length = 0;
-    for (;;) {
-        if (rd_line(c, &line) != 0)
-            return -1;
-        if (*line == '\0')
-            break;
-        const char *v;
-        if (header_is(line, "content-length", &v)) {
-            if (parse_size(v, 10, &length) != 0) {
-                snprintf(c->err, sizeof c->err, "bad Content-Length: %.100s",
-                         v);
-                return -1;
-            }
-            have_length = true;
-        } else if (header_is(line, "transfer-encoding", &v)) {
-            chunked = has_token(v, "chunked");
-        } else if (header_is(line, "connection", &v)) {
-            if (has_token(v, "close"))
-                r->close = true;
-            else if (has_token(v, "keep-alive"))
-                r->close = false;
-        }
-    }
-    if (status == 204 || status == 304)
-        return 0;
-    if (chunked) {
-        for (;;) {
-            size_t n;
-            if (rd_line(c, &line) != 0)
-                return -1;
-            if (parse_size(line, 16, &n) != 0) {
-                snprintf(c->err, sizeof c->err, "bad chunk size: %.100s",
-                         line);
-                return -1;
-            }
-            if (n == 0)
-                break;
-            if (rd_body(c, n, r->body, sizeof r->body - 1, &r->body_len) != 0)
-                return -1;
-            if (rd_line(c, &line) != 0)
-                return -1;
-        }
-        do { /* trailers, up to the empty line */
-            if (rd_line(c, &line) != 0)
-                return -1;
-        } while (*line != '\0');
-    } else if (have_length) {
-        if (rd_body(c, length, r->body, sizeof r->body - 1, &r->body_len) != 0)
-            return -1;
-    } else {
-        snprintf(c->err, sizeof c->err,
-                 "response %d has neither Content-Length nor chunked "
-                 "Transfer-Encoding",
-                 status);
-        return -1;
-    }
-    r->body[r->body_len] = '\0';
-    return 0;
-}
 
 /* ---- the run ---------------------------------------------------------------- */
 
@@ -1655,9 +1257,15 @@ static void fail(worker *w, uint64_t n, const char *what)
     atomic_store(&g_failed, 1);
 }
 
+static int conn_open(ft_http_conn *c, const target *t)
+{
+    return ft_http_conn_open(c, (const struct sockaddr *)&t->addr, t->addrlen);
+}
+
 /* Sends request number n (counting warm-up ones) on the connection;
  * returns its latency in ns, or 0 after reporting an error. */
-static uint64_t one_request(worker *w, conn *c, uint64_t n)
+static uint64_t one_request(worker *w, ft_http_conn *c, ft_http_resp *r,
+                            uint64_t n)
 {
     const options *o = w->o;
     body *b = &w->pool[n % w->npool];
@@ -1669,32 +1277,25 @@ static uint64_t one_request(worker *w, conn *c, uint64_t n)
         }
         w->reconnects++;
     }
-    char head[1024];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\n"
-                      "Host: %s:%s\r\n"
-                      "User-Agent: ft_loadgen\r\n"
-                      "Content-Type: application/x-protobuf\r\n"
-                      "Content-Length: %zu\r\n"
-                      "\r\n",
-                      o->t.path, o->t.host, o->t.port, b->len);
-    struct iovec iov[2] = {{head, (size_t)hn}, {b->p, b->len}};
-    response r;
+    const char *const headers[] = {o->t.host_header, "User-Agent: ft_loadgen",
+                                   "Content-Type: application/x-protobuf",
+                                   NULL};
     uint64_t t0 = now_ns();
-    if (send_all(c, iov, 2) != 0 || read_response(c, &r) != 0) {
+    if (ft_http_conn_request(c, "POST", o->t.path, headers, b->p, b->len, 0,
+                             r) != 0) {
         fail(w, n, c->err);
         return 0;
     }
     uint64_t dt = now_ns() - t0;
-    if (r.status != 200) {
+    if (r->status != 200) {
         char msg[512];
-        snprintf(msg, sizeof msg, "HTTP %d %s%s%.256s", r.status, r.reason,
-                 r.body_len ? ": " : "", r.body);
+        snprintf(msg, sizeof msg, "HTTP %d %s%s%.256s", r->status, r->reason,
+                 r->len ? ": " : "", (const char *)r->body);
         fail(w, n, msg);
         return 0;
     }
-    if (r.close)
-        conn_close(c);
+    if (r->close)
+        ft_http_conn_close(c);
     return dt ? dt : 1;
 }
 
@@ -1702,18 +1303,20 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     const options *o = w->o;
-    conn *c = xmalloc(sizeof *c);
+    ft_http_conn *c = xmalloc(sizeof *c);
+    ft_http_resp r = {0}; /* its buffers serve every request */
     c->fd = -1;
     uint64_t n = 0;
     build_pool(w);
     if (conn_open(c, &o->t) != 0)
         fail(w, 0, c->err);
     for (; n < o->warmup && !atomic_load(&g_failed); n++)
-        one_request(w, c, n);
+        one_request(w, c, &r, n);
     w->reconnects = 0;
     pthread_barrier_wait(w->start);
     if (atomic_load(&g_failed)) {
-        conn_close(c);
+        ft_http_conn_close(c);
+        ft_http_resp_free(&r);
         free(c);
         return NULL;
     }
@@ -1725,7 +1328,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&g_failed))
             break;
         body *b = &w->pool[n % w->npool];
-        uint64_t dt = one_request(w, c, n);
+        uint64_t dt = one_request(w, c, &r, n);
         if (dt == 0)
             break;
         n++;
@@ -1740,9 +1343,21 @@ static void *worker_main(void *arg)
         w->activity_events += b->activity_events;
     }
     w->t_end = now_ns();
-    conn_close(c);
+    ft_http_conn_close(c);
+    ft_http_resp_free(&r);
     free(c);
     return NULL;
+}
+
+static void workers_free(worker *ws, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        free(ws[i].lat);
+        for (size_t j = 0; j < ws[i].npool; j++)
+            body_free(&ws[i].pool[j]);
+        free(ws[i].pool);
+    }
+    free(ws);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -1848,6 +1463,8 @@ static int parse_url(const char *url, target *t)
         t->host[n + 1] = ']';
         t->host[n + 2] = '\0';
     }
+    snprintf(t->host_header, sizeof t->host_header, "Host: %s:%s", t->host,
+             t->port);
     return 0;
 bad:
     fprintf(stderr, "ft_loadgen: bad URL: %s\n", url);
@@ -2014,6 +1631,7 @@ int main(int argc, char **argv)
     pthread_barrier_destroy(&start);
     if (atomic_load(&g_failed)) {
         fprintf(stderr, "ft_loadgen: failed\n");
+        workers_free(ws, o.connections);
         return 1;
     }
 
@@ -2039,12 +1657,8 @@ int main(int argc, char **argv)
         memcpy(lat + k, ws[i].lat, ws[i].nlat * sizeof *lat);
         k += ws[i].nlat;
         pool_bodies += ws[i].npool;
-        free(ws[i].lat);
-        for (size_t j = 0; j < ws[i].npool; j++)
-            body_free(&ws[i].pool[j]);
-        free(ws[i].pool);
     }
-    free(ws);
+    workers_free(ws, o.connections);
     qsort(lat, nlat, sizeof *lat, cmp_u64);
     double secs = (double)(end - begin) / 1e9;
     if (secs <= 0)

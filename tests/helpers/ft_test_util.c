@@ -47,6 +47,7 @@ void ft_pbw_init(ft_pbw *w)
 void ft_pbw_free(ft_pbw *w)
 {
     free(w->buf);
+    free(w->mark);
     memset(w, 0, sizeof *w);
 }
 
@@ -54,6 +55,7 @@ void ft_pbw_reset(ft_pbw *w)
 {
     w->len = 0;
     w->depth = 0;
+    w->nmark = 0;
 }
 
 static void reserve(ft_pbw *w, size_t n)
@@ -155,6 +157,7 @@ void ft_pbw_begin(ft_pbw *w, uint32_t field)
         abort();
     }
     ft_pbw_tag(w, field, FT_PB_LEN);
+    ft_pbw_raw(w, "", 1); /* the length, while it fits in one byte */
     w->open[w->depth++] = w->len;
 }
 
@@ -168,9 +171,28 @@ void ft_pbw_end(ft_pbw *w)
     size_t body = w->len - start;
     uint8_t tmp[10];
     size_t n = encode_varint(body, tmp);
-    /* the length goes in front of the body: shift the body to make room */
-    reserve(w, n);
-    memmove(w->buf + start + n, w->buf + start, body);
-    memcpy(w->buf + start, tmp, n);
-    w->len += n;
+    if (n > 1) {
+        /* the length needs more than its byte: shift the body to make room */
+        size_t more = n - 1;
+        reserve(w, more);
+        memmove(w->buf + start + more, w->buf + start, body);
+        w->len += more;
+        for (size_t i = w->nmark; i > 0 && w->mark[i - 1] >= start; i--)
+            w->mark[i - 1] += more;
+    }
+    memcpy(w->buf + start - 1, tmp, n);
+}
+
+size_t ft_pbw_mark(ft_pbw *w, size_t off)
+{
+    if (off > w->len || (w->nmark > 0 && off < w->mark[w->nmark - 1])) {
+        fprintf(stderr, "ft_pbw_mark: offset %zu out of order\n", off);
+        abort();
+    }
+    if (w->nmark == w->capmark) {
+        w->capmark = w->capmark ? w->capmark * 2 : 16;
+        w->mark = xrealloc(w->mark, w->capmark * sizeof *w->mark);
+    }
+    w->mark[w->nmark] = off;
+    return w->nmark++;
 }

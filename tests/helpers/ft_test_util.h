@@ -3,10 +3,11 @@
  *
  * Files: read a whole file into memory, write one out.
  * ft_pbw: a minimal protobuf wire-format writer for building test inputs
- * by hand (valid ones, and with ft_pbw_raw, broken ones).
+ * by hand (valid ones, and with ft_pbw_raw, broken ones), and the load
+ * generator's request bodies (bench/loadgen.c).
  *
- * Helpers abort the test program on malloc failure: they are test scaffolding,
- * not code under test.
+ * Helpers abort the program on malloc failure: they are test and bench
+ * scaffolding, not code under test.
  */
 #ifndef FT_TEST_UTIL_H
 #define FT_TEST_UTIL_H
@@ -25,12 +26,19 @@ bool ft_test_write_file(const char *path, const void *data, size_t len);
 
 #define FT_PBW_MAX_DEPTH 1024
 
+/*
+ * buf and mark are malloc'd.  A caller may keep them when done (taking
+ * buf/len and mark/nmark, then ft_pbw_init instead of ft_pbw_free).
+ */
 typedef struct ft_pbw {
     uint8_t *buf;
     size_t len, cap;
-    /* offsets of the open nested messages (ft_pbw_begin) */
+    /* where the bodies of the open nested messages (ft_pbw_begin) start */
     size_t open[FT_PBW_MAX_DEPTH];
     int depth;
+    /* the marks (ft_pbw_mark): offsets, ascending */
+    size_t *mark;
+    size_t nmark, capmark;
 } ft_pbw;
 
 enum {
@@ -44,7 +52,7 @@ enum {
 
 void ft_pbw_init(ft_pbw *w);
 void ft_pbw_free(ft_pbw *w);
-/* Empties the buffer, keeping its memory. */
+/* Empties the buffer and drops the marks, keeping the memory. */
 void ft_pbw_reset(ft_pbw *w);
 
 /* Raw bytes, as they are (for malformed input). */
@@ -63,8 +71,20 @@ void ft_pbw_bytes(ft_pbw *w, uint32_t field, const void *data, size_t n);
 void ft_pbw_str(ft_pbw *w, uint32_t field, const char *s);
 
 /* Nested message: begin opens field `field`, end closes the innermost open
- * one and writes its length in front of it (minimal varint encoding). */
+ * one and writes its length in front of it (minimal varint encoding).
+ * Until then one byte stands for the length (w->len counts it); end moves
+ * the message's bytes along when the length needs more. */
 void ft_pbw_begin(ft_pbw *w, uint32_t field);
 void ft_pbw_end(ft_pbw *w);
+
+/*
+ * Marks offset `off` (at most w->len, and not below the previous mark) so
+ * that it can be found in the finished buffer: when ft_pbw_end moves the
+ * bytes of the message it closes, the marks in them move along.  For
+ * patching a finished buffer in place, such as ids rewritten before each
+ * send of a pre-encoded body.  Returns the mark's index: w->mark[i] is
+ * where the marked byte is now.
+ */
+size_t ft_pbw_mark(ft_pbw *w, size_t off);
 
 #endif
