@@ -137,6 +137,19 @@ ft_code ft_exporter_logs(ft_exporter *ex, const char *trace_id,
 ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
                                  size_t *evicted, ft_err *err);
 
+/*
+ * Indexes traces that another writer stored, typically Fedify's own
+ * FedifySpanExporter on the same store: it writes records and
+ * [prefix..., "_summaries", traceId] but none of fedtrace's indexes.  For
+ * each summary not seen before, adds the time-index and arrival-index
+ * entries that make the trace appear in ft_exporter_recent_traces (and in
+ * eviction).  Reads every summary key (O(summaries)); remembers what it
+ * indexed, so that a later call writes only what is new.  *adopted (may be
+ * NULL) gets the number of traces indexed now.  A no-op for the CAS
+ * strategy: without LIST the summaries cannot be found.
+ */
+ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err);
+
 /* Renders summaries as Fedify's JSON array of TraceSummary. */
 ft_code ft_trace_summaries_json(const ft_trace_summary *s, size_t n,
                                 ft_arena *arena, ft_str *out, ft_err *err);

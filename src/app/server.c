@@ -776,7 +776,7 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
                 opts->store_url,
                 ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
                 ret, (unsigned long long)(opts->disk_budget >> 20));
-        ft_server_maintain(s, false);
+        ft_server_maintain(s, true); /* sweep, and index what others wrote */
     }
     if (rc == FT_OK)
         rc = start_daemon(s, "otlp", opts->otlp_listen, otlp_access, otlp_completed, &s->otlp, err);
@@ -806,6 +806,13 @@ void ft_server_maintain(ft_server *s, bool sweep)
             ft_logf("sweep failed: %s", err.msg);
         }
     }
+    /* traces another writer (Fedify's own exporter) stored on a shared
+     * store become visible in the recent list */
+    size_t adopted = 0;
+    if (sweep && ft_exporter_adopt(w->ex, &adopted, &err) != FT_OK)
+        ft_logf("indexing traces written by others failed: %s", err.msg);
+    else if (adopted)
+        ft_logf("indexed %zu traces written by another exporter", adopted);
     ft_kv_stats st;
     if (ft_kv_stats_get(w->kv, &st, &err) != FT_OK)
         return;

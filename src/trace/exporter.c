@@ -31,6 +31,9 @@ struct ft_exporter {
     ft_str prefix[MAX_PREFIX];
     char *prefix_mem[MAX_PREFIX];
     ft_arena *arena; /* per call; reset at the start of each export */
+    /* traces whose Fedify summary ft_exporter_adopt has indexed (sorted) */
+    char (*adopted)[33];
+    size_t n_adopted, cap_adopted;
 };
 
 /* ---- keys ---- */
@@ -125,6 +128,7 @@ void ft_exporter_destroy(ft_exporter *ex)
     for (size_t i = 0; i < MAX_PREFIX; i++)
         ft_free(ex->prefix_mem[i]);
     ft_arena_destroy(ex->arena);
+    ft_free(ex->adopted);
     ft_free(ex);
 }
 
@@ -996,6 +1000,90 @@ ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
     }
     if (evicted)
         *evicted = done;
+    return rc;
+}
+
+/* ---- adopting what Fedify wrote ---- */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Remembers trace id `tid` (32 chars) as adopted; false when out of memory. */
+static bool adopted_add(ft_exporter *ex, const char *tid)
+{
+    if (ex->n_adopted == ex->cap_adopted) {
+        size_t cap = ex->cap_adopted ? ex->cap_adopted * 2 : 256;
+        char(*v)[33] = ft_realloc(ex->adopted, cap * sizeof *v);
+        if (v == NULL)
+            return false;
+        ex->adopted = v;
+        ex->cap_adopted = cap;
+    }
+    size_t lo = 0, hi = ex->n_adopted;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (memcmp(ex->adopted[mid], tid, 32) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(ex->adopted + lo + 1, ex->adopted + lo, (ex->n_adopted - lo) * sizeof *ex->adopted);
+    memcpy(ex->adopted[lo], tid, 32);
+    ex->adopted[lo][32] = '\0';
+    ex->n_adopted++;
+    return true;
+}
+
+ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err)
+{
+    if (adopted)
+        *adopted = 0;
+    if (ex->strategy != FT_STRATEGY_LIST)
+        return FT_OK; /* without LIST the summaries cannot be found */
+    ft_arena *a = ex->arena;
+    ft_arena_reset(a);
+    ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_summaries"));
+    if (prefix.parts == NULL)
+        return nomem(err);
+    ft_kv_entry *e;
+    size_t n;
+    ft_code rc = ft_kv_list(ex->kv, prefix, NULL, a, &e, &n, err);
+    ops o = {0};
+    ft_str minute = arena_fmt_ts(a, ft_now_ms() / 60000 * 60000);
+    size_t done = 0;
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        if (e[i].key.n != ex->np + 2 || e[i].key.parts[ex->np + 1].len != 32)
+            continue;
+        ft_str tid = e[i].key.parts[ex->np + 1];
+        if (ex->n_adopted && bsearch(tid.ptr, ex->adopted, ex->n_adopted,
+                                     sizeof *ex->adopted, id_cmp))
+            continue;
+        json_t *sj = json_loadb(e[i].value.ptr, e[i].value.len, JSON_ALLOW_NUL, NULL);
+        const char *ts = json_string_value(json_object_get(sj, "timestamp"));
+        int64_t ms = ts ? iso_to_ms(ts) : -1;
+        json_decref(sj);
+        if (ms < 0)
+            continue;
+        ft_kv_key rk = KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, ms), tid);
+        ft_str cur;
+        rc = rk.parts ? ft_kv_get(ex->kv, rk, a, &cur, err) : nomem(err);
+        if (rc == FT_NOTFOUND) {
+            rc = FT_OK;
+            if (!ops_push(a, &o, rk, FT_STR_LIT(""), ex->ttl_ms) ||
+                !ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_age"), minute, tid),
+                          FT_STR_LIT(""), ex->ttl_ms))
+                rc = nomem(err);
+            done++;
+        }
+        if (rc == FT_OK && !adopted_add(ex, tid.ptr))
+            rc = nomem(err);
+    }
+    if (rc == FT_OK && o.n)
+        rc = ft_kv_batch(ex->kv, o.v, o.n, err);
+    if (rc == FT_OK && adopted)
+        *adopted = done;
     return rc;
 }
 

@@ -693,6 +693,59 @@ static void test_evict_needs_list(void **s)
     env_close(&e);
 }
 
+/* A store that Fedify's own exporter filled (records and _summaries, none
+ * of fedtrace's indexes) shows its traces after ft_exporter_adopt. */
+static void test_adopt_fedify_written(void **st)
+{
+    (void)st;
+    env e;
+    env_open(&e, store_url("memory", ""), 0);
+    ft_err err = {0};
+    const char *tid;
+    json_t *recs;
+    json_object_foreach(json_object_get(reference, "activities"), tid, recs) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(recs, i, r) {
+            const char *sid = json_string_value(json_object_get(r, "spanId"));
+            char *text = json_dumps(r, JSON_COMPACT);
+            ft_kv_key k = {(ft_str[]){FT_STR_LIT("fedify"), FT_STR_LIT("traces"),
+                                      ft_str_c(tid), ft_str_c(sid)}, 4};
+            assert_int_equal(ft_kv_set(e.kv, k, ft_str_c(text), 0, &err), FT_OK);
+            free(text);
+        }
+    }
+    size_t i;
+    json_t *sum;
+    json_array_foreach(json_object_get(reference, "traces"), i, sum) {
+        char *text = json_dumps(sum, JSON_COMPACT);
+        const char *t = json_string_value(json_object_get(sum, "traceId"));
+        ft_kv_key k = {(ft_str[]){FT_STR_LIT("fedify"), FT_STR_LIT("traces"),
+                                  FT_STR_LIT("_summaries"), ft_str_c(t)}, 4};
+        assert_int_equal(ft_kv_set(e.kv, k, ft_str_c(text), 0, &err), FT_OK);
+        free(text);
+    }
+    ft_trace_summary *out;
+    size_t n;
+    char *next;
+    ft_recent_opts ro = {1000, NULL};
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &out, &n, &next, &err), FT_OK);
+    assert_int_equal(n, 0); /* no index entries yet */
+    size_t adopted = 0;
+    assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
+    assert_int_equal(adopted, json_array_size(json_object_get(reference, "traces")));
+    assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
+    assert_int_equal(adopted, 0); /* remembered */
+    ft_arena_reset(e.arena);
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &out, &n, &next, &err), FT_OK);
+    ft_str json;
+    assert_int_equal(ft_trace_summaries_json(out, n, e.arena, &json, &err), FT_OK);
+    json_t *got = json_loadb(json.ptr, json.len, 0, NULL);
+    assert_true(json_equal(got, json_object_get(reference, "traces")));
+    json_decref(got);
+    env_close(&e);
+}
+
 int main(void)
 {
     json_error_t je;
@@ -722,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_evict_memory),
         cmocka_unit_test(test_evict_lmdb),
         cmocka_unit_test(test_evict_needs_list),
+        cmocka_unit_test(test_adopt_fedify_written),
     };
     int failed = cmocka_run_group_tests_name("exporter", tests, NULL, NULL);
     ft_test_rmrf(tmp_root);
