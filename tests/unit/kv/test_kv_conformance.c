@@ -65,6 +65,32 @@ static int setup(void **state)
                  ++store_seq, q ? q : "");
     } else {
         snprintf(fresh, sizeof fresh, "%s", base);
+        /* an external store: empty it through a handle without the mask */
+        char plain[512];
+        snprintf(plain, sizeof plain, "%s", base);
+        char *caps = strstr(plain, "caps=");
+        if (caps != NULL) {
+            char *end = strchr(caps, '&');
+            if (end != NULL)
+                memmove(caps, end + 1, strlen(end + 1) + 1);
+            else
+                caps[-1] = '\0'; /* drop the '?' or '&' before it */
+        }
+        ft_kv *c;
+        ft_err e0 = {0};
+        if (ft_kv_open(plain, &c, &e0) != FT_OK)
+            fail_msg("open %s: %s", plain, e0.msg);
+        ft_arena *a = ft_arena_create(0);
+        ft_kv_entry *ents;
+        size_t ne;
+        ft_kv_key all = {NULL, 0};
+        if (ft_kv_list(c, all, NULL, a, &ents, &ne, &e0) != FT_OK)
+            fail_msg("list %s: %s", plain, e0.msg);
+        for (size_t i = 0; i < ne; i++)
+            if (ft_kv_delete(c, ents[i].key, &e0) != FT_OK)
+                fail_msg("delete: %s", e0.msg);
+        ft_arena_destroy(a);
+        ft_kv_close(c);
     }
     snprintf(f->url, sizeof f->url, "%s", fresh);
     ft_err err = {0};
@@ -645,11 +671,12 @@ static int run_for(const char *url)
 
 static void add_with_masks(const char *base)
 {
-    static const char *masks[] = {"", "?caps=list", "?caps=cas", "?caps=none"};
+    static const char *masks[] = {"", "caps=list", "caps=cas", "caps=none"};
+    const char *sep = strchr(base, '?') ? "&" : "?";
     for (size_t i = 0; i < 4; i++) {
         size_t n = strlen(base) + 16;
         urls[n_urls] = malloc(n);
-        snprintf(urls[n_urls++], n, "%s%s", base, masks[i]);
+        snprintf(urls[n_urls++], n, "%s%s%s", base, *masks[i] ? sep : "", masks[i]);
     }
 }
 
