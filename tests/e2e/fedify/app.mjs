@@ -2,7 +2,8 @@
 //
 // Starts server.mjs twice (alice on server A as service fedify-a, bob on
 // server B as fedify-b), each its own process exporting OTLP/HTTP to
-// $OTLP_ENDPOINT and keeping Fedify's own FedifySpanExporter view, then
+// $OTLP_ENDPOINT (if set) and keeping Fedify's own FedifySpanExporter view
+// (in memory, or both servers in the shared store $FEDIFY_KV), then
 // plays: bob looks up alice; bob follows alice; alice accepts; alice sends
 // Create(Note) to her followers; bob likes it; bob undoes the like; two
 // deliveries to alice's inbox whose HTTP signatures fail (a forged
@@ -11,9 +12,11 @@
 //   {traces, activities: {traceId: [record…]}, spans, stats}
 // (traces and activities as getRecentTraces() / getActivitiesByTraceId()).
 //
-// Environment: OTLP_ENDPOINT (base URL; spans go to {base}/v1/traces),
-// OTLP_PROTOCOL=proto|json, OUT, PORT_A / PORT_B (default 0: free ports),
-// E2E_TIMEOUT_MS (bound for each step, default 30000).
+// Environment: OTLP_ENDPOINT (base URL; spans go to {base}/v1/traces;
+// empty: no OTLP), OTLP_PROTOCOL=proto|json, FEDIFY_KV (a redis:// or
+// postgres:// store for Fedify's exporters, see server.mjs), OUT,
+// PORT_A / PORT_B (default 0: free ports), E2E_TIMEOUT_MS (bound for each
+// step, default 30000).
 // Runs under node >= 22 (Fedify 2.3.6 needs it).
 
 import { fork } from "node:child_process";
@@ -25,11 +28,12 @@ import { generateCryptoKeyPair, signRequest } from "@fedify/fedify";
 
 const endpoint = process.env.OTLP_ENDPOINT ?? "";
 const protocol = process.env.OTLP_PROTOCOL ?? "proto";
+const sharedStore = process.env.FEDIFY_KV ?? "";
 const outPath = process.env.OUT;
 const timeoutMs = Number(process.env.E2E_TIMEOUT_MS ?? 30000);
 
-if (!endpoint || !outPath || !["proto", "json"].includes(protocol)) {
-  console.error("app.mjs: set OTLP_ENDPOINT, OUT and OTLP_PROTOCOL=proto|json");
+if (!outPath || !["proto", "json"].includes(protocol)) {
+  console.error("app.mjs: set OUT, OTLP_ENDPOINT and OTLP_PROTOCOL=proto|json");
   process.exit(2);
 }
 
@@ -162,7 +166,11 @@ async function main() {
   const a = startServer("fedify-a", "alice", process.env.PORT_A);
   const b = startServer("fedify-b", "bob", process.env.PORT_B);
   const [infoA, infoB] = await Promise.all([a.ready, b.ready]);
-  log(`alice ${infoA.actor}, bob ${infoB.actor}; OTLP ${protocol} to ${endpoint}`);
+  log(
+    `alice ${infoA.actor}, bob ${infoB.actor}; ` +
+      (endpoint ? `OTLP ${protocol} to ${endpoint}` : "no OTLP") +
+      (sharedStore ? "; Fedify's exporters share one store" : ""),
+  );
 
   await b.call("lookup", { uri: infoA.actor });
   log("bob looked up alice");
@@ -208,14 +216,36 @@ async function main() {
   log(`alice refused both: ${reasons}`);
 
   await withTimeout(settle([a, b]), "servers to go quiet", timeoutMs * 2);
+  // Both flushed before either reads: with a shared store each server's
+  // view holds the other's records too.
+  await Promise.all([a.call("flush"), b.call("flush")]);
   const views = await Promise.all([a.call("dump"), b.call("dump")]);
 
   // Fedify's view: each server's exporter, merged.  Fedify does not carry
   // trace context over federation HTTP, so a trace belongs to one server.
+  // With a shared store both servers read the same records: they must
+  // agree, and one view is all of it.
   const traces = [];
   const activities = {};
   const spans = [];
-  for (const v of views) {
+  if (sharedStore) {
+    // In the same order (a store's listing order is its own business).
+    const byKey = (key) => (x, y) => key(x).localeCompare(key(y));
+    const canonical = (v) =>
+      JSON.stringify({
+        traces: [...v.traces].sort(byKey((t) => t.traceId)),
+        activities: Object.keys(v.activities).sort().map((id) =>
+          [...v.activities[id]].sort(
+            byKey((r) => `${r.spanId} ${r.activityId}`),
+          )
+        ),
+      });
+    const [va, vb] = views.map(canonical);
+    if (va !== vb) {
+      throw new Error("the two servers read different things from the shared store");
+    }
+  }
+  for (const v of sharedStore ? views.slice(0, 1) : views) {
     for (const t of v.traces) {
       if (t.traceId in activities) {
         throw new Error(`trace ${t.traceId} is in both servers' views`);
@@ -223,8 +253,8 @@ async function main() {
       traces.push(t);
       activities[t.traceId] = v.activities[t.traceId];
     }
-    spans.push(...v.spans);
   }
+  for (const v of views) spans.push(...v.spans);
   traces.sort((x, y) => y.timestamp.localeCompare(x.timestamp));
   const stats = views.map((v) => v.stats);
   await writeFile(
@@ -237,6 +267,17 @@ async function main() {
 
   let ok = true;
   for (const s of stats) {
+    if (s.fedifyExportFailures > 0 || s.storeErrors.length > 0) {
+      log(
+        `${s.service}: Fedify's exporter failed ${s.fedifyExportFailures} ` +
+          `exports; store errors: ${s.storeErrors.join("; ") || "none"}`,
+      );
+      ok = false;
+    }
+    if (!endpoint) {
+      log(`${s.service}: ${s.spansEnded} spans, no OTLP`);
+      continue;
+    }
     log(
       `${s.service}: OTLP ${s.protocol} accepted ${s.spansExported}/` +
         `${s.spansEnded} spans in ${s.exportBatches} requests`,

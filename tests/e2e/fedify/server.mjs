@@ -4,11 +4,14 @@
 // Its spans go through one NodeTracerProvider (registered as the process's
 // global provider, so that spans Fedify starts without an explicit provider
 // land under the same service) to two processors: a BatchSpanProcessor with
-// an OTLP/HTTP exporter (protobuf or JSON) and Fedify's own
-// FedifySpanExporter over a MemoryKvStore.
+// an OTLP/HTTP exporter (protobuf or JSON; none when OTLP_ENDPOINT is
+// empty) and Fedify's own FedifySpanExporter, over a MemoryKvStore or, when
+// FEDIFY_KV names a redis:// or postgres:// store, over that store
+// (RedisKvStore / PostgresKvStore, opened by stores.mjs from
+// tests/e2e/fedify-kv/, which the caller copies next to this file).
 //
 // Environment: FEDIFY_SERVICE (service.name), FEDIFY_USER, FEDIFY_PORT
-// (0 = any free port), OTLP_ENDPOINT, OTLP_PROTOCOL=proto|json.
+// (0 = any free port), OTLP_ENDPOINT, OTLP_PROTOCOL=proto|json, FEDIFY_KV.
 
 import { createServer } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -45,8 +48,9 @@ const user = process.env.FEDIFY_USER;
 const port = Number(process.env.FEDIFY_PORT ?? 0);
 const endpoint = (process.env.OTLP_ENDPOINT ?? "").replace(/\/+$/, "");
 const protocol = process.env.OTLP_PROTOCOL ?? "proto";
+const kvUrl = process.env.FEDIFY_KV ?? "";
 
-if (!process.send || !service || !user || !endpoint) {
+if (!process.send || !service || !user) {
   console.error("server.mjs runs as a child of app.mjs");
   process.exit(2);
 }
@@ -56,15 +60,59 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- tracing
 
-const fedifyExporter = new FedifySpanExporter(new MemoryKvStore());
-
 const stats = {
   service,
-  protocol,
+  protocol: endpoint === "" ? "none" : protocol,
   spansEnded: 0,
   spansExported: 0,
   exportBatches: 0,
   exportFailures: [],
+  fedifyExportFailures: 0,
+  storeErrors: [],
+};
+
+// The store behind Fedify's own exporter.  FedifySpanExporter only logs
+// why a write failed (to LogTape, unconfigured here), so the store's
+// errors are noted on the way out.
+const traceStore = kvUrl === ""
+  ? { kv: new MemoryKvStore(), describe: "MemoryKvStore", close: async () => {} }
+  : await (await import("./stores.mjs")).openKvStore(kvUrl);
+const notingKv = new Proxy(traceStore.kv, {
+  get(target, prop) {
+    const value = target[prop];
+    if (typeof value !== "function") return value;
+    return (...args) => {
+      const result = value.apply(target, args);
+      if (typeof result?.then !== "function") return result;
+      return result.catch((err) => {
+        stats.storeErrors.push(`${String(prop)}: ${err?.message ?? err}`);
+        throw err;
+      });
+    };
+  },
+});
+const fedifyExporter = new FedifySpanExporter(notingKv);
+
+// FedifySpanExporter updates a trace's summary by read, modify, write
+// (compare-and-swap only when the store has cas(), which RedisKvStore and
+// PostgresKvStore lack), and SimpleSpanProcessor does not wait for one
+// export before starting the next: two spans of one trace ending together
+// could lose a count against a networked store.  One export at a time.
+let exportChain = Promise.resolve();
+const serialExporter = {
+  export(spans, done) {
+    exportChain = exportChain.then(() =>
+      new Promise((resolve) =>
+        fedifyExporter.export(spans, (result) => {
+          if (result.code !== 0) stats.fedifyExportFailures++;
+          done(result);
+          resolve();
+        })
+      )
+    );
+  },
+  forceFlush: () => exportChain,
+  shutdown: () => exportChain,
 };
 
 // Wraps the OTLP exporter to count what the receiver accepted: a rejected
@@ -119,19 +167,22 @@ const watcher = {
   shutdown: () => Promise.resolve(),
 };
 
-const url = `${endpoint}/v1/traces`;
-const otlp = protocol === "json"
-  ? new JsonExporter({ url })
-  : new ProtoExporter({ url });
-const tracerProvider = new NodeTracerProvider({
-  resource: resourceFromAttributes({ "service.name": service }),
-  spanProcessors: [
-    watcher,
+const spanProcessors = [watcher];
+if (endpoint !== "") {
+  const url = `${endpoint}/v1/traces`;
+  const otlp = protocol === "json"
+    ? new JsonExporter({ url })
+    : new ProtoExporter({ url });
+  spanProcessors.push(
     new BatchSpanProcessor(countingExporter(otlp), {
       scheduledDelayMillis: 500,
     }),
-    new SimpleSpanProcessor(fedifyExporter),
-  ],
+  );
+}
+spanProcessors.push(new SimpleSpanProcessor(serialExporter));
+const tracerProvider = new NodeTracerProvider({
+  resource: resourceFromAttributes({ "service.name": service }),
+  spanProcessors,
 });
 tracerProvider.register();
 
@@ -353,13 +404,19 @@ const commands = {
       await sleep(50);
     }
   },
-  // Flush every processor, then return what Fedify's exporter stored.
-  // forceFlush() does not wait for an export the batch timer already
-  // started, so wait for those too.
-  async dump() {
+  // Flush every processor.  forceFlush() does not wait for an export the
+  // batch timer already started, so wait for those too.
+  async flush() {
     await tracerProvider.forceFlush();
     while (exportsInFlight > 0) await sleep(20);
     await tracerProvider.forceFlush();
+    await exportChain;
+    return {};
+  },
+  // Flush, then return what Fedify's exporter stored (with a shared
+  // store: what every server's exporter stored).
+  async dump() {
+    await commands.flush();
     const traces = await fedifyExporter.getRecentTraces();
     const activities = {};
     for (const t of traces) {
@@ -371,6 +428,7 @@ const commands = {
   },
   async exit() {
     await tracerProvider.shutdown().catch(() => {});
+    await traceStore.close().catch(() => {});
     server.close();
     server.closeAllConnections();
     // The in-process queue keeps listening; leave once the reply is out.
@@ -392,4 +450,4 @@ process.on("message", async ({ id, cmd, args }) => {
 process.on("disconnect", () => process.exit(1));
 
 process.send({ ready: true, origin, actor: me.href, inbox: ctx.getInboxUri(user).href });
-log(`${user} at ${origin}`);
+log(`${user} at ${origin}; Fedify's exporter writes to ${traceStore.describe}`);
