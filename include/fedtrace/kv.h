@@ -135,6 +135,11 @@ typedef struct ft_kv_stats {
 
 ft_code ft_kv_stats_get(ft_kv *kv, ft_kv_stats *st, ft_err *err);
 
+/* Copies url to out (cap bytes) with secrets masked for logs and
+ * messages: the password of "scheme://user:password@host" and the value of
+ * a password= parameter become "***". */
+void ft_kv_url_redact(const char *url, char *out, size_t cap);
+
 /* Renders a key for messages, e.g. ["fedify","traces","ab12"].  Returns an
  * arena string (NULL when out of memory). */
 char *ft_kv_key_repr(ft_arena *arena, ft_kv_key key);

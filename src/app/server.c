@@ -772,8 +772,10 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
         char ret[32] = "forever";
         if (opts->retention_ms > 0)
             snprintf(ret, sizeof ret, "%gh", (double)opts->retention_ms / 3600000.0);
+        char shown[600];
+        ft_kv_url_redact(opts->store_url, shown, sizeof shown);
         ft_logf("store %s opened (%s strategy, retention %s, disk budget %llu MiB)",
-                opts->store_url,
+                shown,
                 ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
                 ret, (unsigned long long)(opts->disk_budget >> 20));
         ft_server_maintain(s, true); /* sweep, and index what others wrote */

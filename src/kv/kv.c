@@ -153,7 +153,7 @@ ft_code ft_kv_open(const char *url, ft_kv **out, ft_err *err)
     }
     kv->be = be;
     kv->caps = be->caps & mask;
-    snprintf(kv->url, sizeof kv->url, "%s", url);
+    ft_kv_url_redact(url, kv->url, sizeof kv->url);
     rc = be->open(&u, &kv->state, err);
     url_free(&u);
     if (rc != FT_OK) {
@@ -434,4 +434,37 @@ char *ft_kv_key_repr(ft_arena *arena, ft_kv_key key)
     *w++ = ']';
     *w = '\0';
     return s;
+}
+
+void ft_kv_url_redact(const char *url, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    snprintf(out, cap, "%s", url);
+    /* scheme://user:password@host */
+    char *auth = strstr(out, "://");
+    if (auth != NULL) {
+        auth += 3;
+        char *at = strchr(auth, '@');
+        char *slash = strchr(auth, '/');
+        char *colon = strchr(auth, ':');
+        if (at != NULL && (slash == NULL || at < slash) && colon != NULL && colon < at) {
+            size_t tail = strlen(at) + 1;
+            if ((size_t)(colon + 1 - out) + 3 + tail <= cap) {
+                memmove(colon + 4, at, tail);
+                memcpy(colon + 1, "***", 3);
+            }
+        }
+    }
+    /* password=... in the query */
+    for (char *p = strstr(out, "password="); p != NULL; p = strstr(p + 1, "password=")) {
+        if (p != out && p[-1] != '?' && p[-1] != '&')
+            continue;
+        char *v = p + 9, *end = strchr(v, '&');
+        size_t tail = end ? strlen(end) + 1 : 1;
+        if ((size_t)(v - out) + 3 + tail <= cap) {
+            memmove(v + 3, end ? end : v + strlen(v), tail);
+            memcpy(v, "***", 3);
+        }
+    }
 }

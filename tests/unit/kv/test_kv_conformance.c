@@ -615,6 +615,16 @@ static void test_differential(void **state)
 static void test_open_errors(void **state)
 {
     (void)state;
+    /* secrets never reach messages or logs */
+    char shown[256];
+    ft_kv_url_redact("redis://:s3cret@h:6379/0?prefix=x::", shown, sizeof shown);
+    assert_string_equal(shown, "redis://:***@h:6379/0?prefix=x::");
+    ft_kv_url_redact("postgres://u:pw@db/x?password=pw2&sslmode=require", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://u:***@db/x?password=***&sslmode=require");
+    ft_kv_url_redact("postgres://u@db/x?password=pw2", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://u@db/x?password=***");
+    ft_kv_url_redact("lmdb:/data/fed:trace@x", shown, sizeof shown);
+    assert_string_equal(shown, "lmdb:/data/fed:trace@x");
     ft_kv *kv;
     ft_err err = {0};
     assert_int_equal(ft_kv_open("nosuch:x", &kv, &err), FT_UNSUPPORTED);
