@@ -71,8 +71,10 @@ static int launch(ft_test_server *s)
         }
         char *const argv[] = {
             redis_bin,    "--port",       port,  "--bind",  "127.0.0.1",
+            /* an append-only file synced on every write: a server killed
+             * and started again (outage tests) keeps what it acknowledged */
             "--dir",      s->dir,         "--save", "",     "--appendonly",
-            "no",         "--daemonize",  "no",  NULL,
+            "yes",        "--appendfsync", "always", "--daemonize", "no", NULL,
         };
         execv(redis_bin, argv);
         _exit(127);
