@@ -170,6 +170,8 @@ typedef struct ft_log_batch {
 void ft_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Parses exactly 2n hex digits (either case); false on anything else. */
 bool ft_hex_decode(ft_str hex, uint8_t *out, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int ft_hex_value(char c);
 /* True when all n bytes are zero. */
 bool ft_bytes_zero(const uint8_t *p, size_t n);
 

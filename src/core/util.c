@@ -47,7 +47,7 @@ void ft_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int ft_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -63,7 +63,7 @@ bool ft_hex_decode(ft_str hex, uint8_t *out, size_t n)
     if (hex.len != 2 * n)
         return false;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(hex.ptr[2 * i]), lo = hexval(hex.ptr[2 * i + 1]);
+        int hi = ft_hex_value(hex.ptr[2 * i]), lo = ft_hex_value(hex.ptr[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -46,6 +46,7 @@
  * no call waits much longer than the connect and command timeouts.
  */
 #include "core/config.h"
+#include "fedtrace/span.h"
 #include "kv/kv_int.h"
 
 #include <errno.h>
@@ -611,17 +612,6 @@ static bool datakey_parse(const char *p, size_t len, char *buf, ft_str *parts,
 
 /* ---- URL ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A malloc'd, percent-decoded copy of s[0..n); NULL when out of memory or
  * (with *bad set) malformed or holding %00. */
 static char *pct_decode(const char *s, size_t n, bool *bad)
@@ -635,8 +625,8 @@ static char *pct_decode(const char *s, size_t n, bool *bad)
             out[w++] = s[i];
             continue;
         }
-        int h = i + 2 < n ? hexval(s[i + 1]) : -1;
-        int l = i + 2 < n ? hexval(s[i + 2]) : -1;
+        int h = i + 2 < n ? ft_hex_value(s[i + 1]) : -1;
+        int l = i + 2 < n ? ft_hex_value(s[i + 2]) : -1;
         if (h < 0 || l < 0 || h + l == 0) { /* %00 would cut the text */
             ft_free(out);
             *bad = true;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ft_http.h"
+#include "ft_json_test.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
 
@@ -79,20 +80,6 @@ static uint8_t *fixture(int i, size_t *len)
     uint8_t *b = ft_test_read_file(path, len);
     assert_non_null(b);
     return b;
-}
-
-static json_t *get_json(int port, const char *path, int want_status)
-{
-    ft_http_resp r;
-    assert_int_equal(ft_http_once(port, "GET", path, NULL, NULL, 0, &r), 0);
-    if (r.status != want_status)
-        fail_msg("GET %s: status %d, want %d: %s", path, r.status, want_status, r.body);
-    json_error_t je;
-    json_t *j = json_loadb((const char *)r.body, r.len, 0, &je);
-    if (j == NULL)
-        fail_msg("GET %s: not JSON (%s): %s", path, je.text, r.body);
-    ft_http_resp_free(&r);
-    return j;
 }
 
 /* A metric's value from /metrics (first sample whose line starts with name). */
@@ -178,7 +165,7 @@ static size_t spans_of(int ui_port, unsigned k)
     char tid[33], path[128];
     trace_hex(k, tid);
     snprintf(path, sizeof path, "/api/traces/%s/spans", tid);
-    json_t *j = get_json(ui_port, path, 200);
+    json_t *j = ft_test_get_json(ui_port, path, 200);
     size_t n = json_array_size(j);
     json_decref(j);
     return n;
@@ -213,35 +200,6 @@ static void still_serving(env *e)
 
 /* ---- the fixtures, end to end over HTTP ---- */
 
-static int canon_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Arrays equal as multisets of values. */
-static bool same_elements(json_t *a, json_t *b)
-{
-    size_t n = json_array_size(a);
-    if (n != json_array_size(b))
-        return false;
-    char **x = calloc(n + 1, sizeof *x), **y = calloc(n + 1, sizeof *y);
-    for (size_t i = 0; i < n; i++) {
-        x[i] = json_dumps(json_array_get(a, i), JSON_COMPACT | JSON_SORT_KEYS);
-        y[i] = json_dumps(json_array_get(b, i), JSON_COMPACT | JSON_SORT_KEYS);
-    }
-    qsort(x, n, sizeof *x, canon_cmp);
-    qsort(y, n, sizeof *y, canon_cmp);
-    bool same = true;
-    for (size_t i = 0; i < n; i++) {
-        same = same && strcmp(x[i], y[i]) == 0;
-        free(x[i]);
-        free(y[i]);
-    }
-    free(x);
-    free(y);
-    return same;
-}
-
 static void test_fixtures_through_http(void **state)
 {
     (void)state;
@@ -269,7 +227,7 @@ static void test_fixtures_through_http(void **state)
     json_error_t je;
     json_t *ref = json_load_file(FIXTURES "/reference.json", 0, &je);
     assert_non_null(ref);
-    json_t *traces = get_json(e.d.ui_port, "/api/traces?limit=100", 200);
+    json_t *traces = ft_test_get_json(e.d.ui_port, "/api/traces?limit=100", 200);
     if (!json_equal(traces, json_object_get(ref, "traces"))) {
         char *got = json_dumps(traces, JSON_INDENT(1));
         fail_msg("/api/traces differs from Fedify's getRecentTraces:\n%s", got);
@@ -279,8 +237,8 @@ static void test_fixtures_through_http(void **state)
     json_object_foreach(json_object_get(ref, "activities"), tid, want) {
         char path[128];
         snprintf(path, sizeof path, "/api/traces/%s", tid);
-        json_t *got = get_json(e.d.ui_port, path, 200);
-        if (!same_elements(got, want))
+        json_t *got = ft_test_get_json(e.d.ui_port, path, 200);
+        if (!ft_test_json_same_elements(got, want))
             fail_msg("%s: records differ from Fedify's", path);
         json_decref(got);
     }
@@ -297,7 +255,7 @@ static void test_fixtures_through_http(void **state)
         json_object_set_new(seen, t, json_true());
         char path[128];
         snprintf(path, sizeof path, "/api/traces/%s/spans", t);
-        json_t *got = get_json(e.d.ui_port, path, 200);
+        json_t *got = ft_test_get_json(e.d.ui_port, path, 200);
         total += json_array_size(got);
         n_traces++;
         json_decref(got);
@@ -309,12 +267,12 @@ static void test_fixtures_through_http(void **state)
     assert_true(metric(e.d.ui_port, "fedtrace_otlp_requests_total{signal=\"traces\",status=\"200\"}") == N_FIXTURES);
 
     /* the API's own errors */
-    json_t *err = get_json(e.d.ui_port, "/api/traces/nothex", 400);
+    json_t *err = ft_test_get_json(e.d.ui_port, "/api/traces/nothex", 400);
     assert_non_null(json_object_get(err, "error"));
     json_decref(err);
-    json_decref(get_json(e.d.ui_port, "/api/traces?limit=0", 400));
-    json_decref(get_json(e.d.ui_port, "/api/nothing", 404));
-    json_t *empty = get_json(e.d.ui_port, "/api/traces/0123456789abcdef0123456789abcdef", 200);
+    json_decref(ft_test_get_json(e.d.ui_port, "/api/traces?limit=0", 400));
+    json_decref(ft_test_get_json(e.d.ui_port, "/api/nothing", 404));
+    json_t *empty = ft_test_get_json(e.d.ui_port, "/api/traces/0123456789abcdef0123456789abcdef", 200);
     assert_int_equal(json_array_size(empty), 0);
     json_decref(empty);
     json_decref(traces);
@@ -334,7 +292,7 @@ static void test_paging(void **state)
         expect_status(e.d.otlp_port, "POST", "/v1/traces", k_pb, b, len, 200);
         free(b);
     }
-    json_t *all = get_json(e.d.ui_port, "/api/traces?limit=1000", 200);
+    json_t *all = ft_test_get_json(e.d.ui_port, "/api/traces?limit=1000", 200);
     size_t seen = 0;
     char cursor[128] = "";
     for (int page = 0; page < 100; page++) {
@@ -543,7 +501,7 @@ static void test_status_codes(void **state)
     assert_int_equal(r.status, 200);
     ft_http_resp_free(&r);
     ft_pbw_free(&w);
-    json_t *logs = get_json(e.d.ui_port, "/api/logs/30313233343536373839616263646566", 200);
+    json_t *logs = ft_test_get_json(e.d.ui_port, "/api/logs/30313233343536373839616263646566", 200);
     assert_int_equal(json_array_size(logs), 1);
     json_decref(logs);
 

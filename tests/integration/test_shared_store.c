@@ -20,6 +20,7 @@
 
 #include "fedtrace/otlp.h"
 #include "ft_http.h"
+#include "ft_json_test.h"
 #include "ft_servers.h"
 #include "ft_span_json.h"
 #include "ft_test_util.h"
@@ -68,46 +69,6 @@ static void start_node(ft_daemon *d, const char *url, const char *role, unsigned
         uint8_t *text = ft_test_read_file(log, NULL);
         fail_msg("%s node %u did not start:\n%s", role, i, text ? (char *)text : "");
     }
-}
-
-static json_t *get_json(int port, const char *path)
-{
-    ft_http_resp r;
-    assert_int_equal(ft_http_once(port, "GET", path, NULL, NULL, 0, &r), 0);
-    if (r.status != 200)
-        fail_msg("GET %s: %d %s", path, r.status, r.body);
-    json_t *j = json_loadb((const char *)r.body, r.len, 0, NULL);
-    assert_non_null(j);
-    ft_http_resp_free(&r);
-    return j;
-}
-
-static int canon_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool same_elements(json_t *a, json_t *b)
-{
-    size_t n = json_array_size(a);
-    if (n != json_array_size(b))
-        return false;
-    char **x = calloc(n + 1, sizeof *x), **y = calloc(n + 1, sizeof *y);
-    for (size_t i = 0; i < n; i++) {
-        x[i] = json_dumps(json_array_get(a, i), JSON_COMPACT | JSON_SORT_KEYS);
-        y[i] = json_dumps(json_array_get(b, i), JSON_COMPACT | JSON_SORT_KEYS);
-    }
-    qsort(x, n, sizeof *x, canon_cmp);
-    qsort(y, n, sizeof *y, canon_cmp);
-    bool same = true;
-    for (size_t i = 0; i < n; i++) {
-        same = same && strcmp(x[i], y[i]) == 0;
-        free(x[i]);
-        free(y[i]);
-    }
-    free(x);
-    free(y);
-    return same;
 }
 
 /* ---- dealing the fixtures out to the collectors ---- */
@@ -216,7 +177,7 @@ static void run_multinode(const ft_test_server *s, bool is_redis, const char *ca
     json_error_t je;
     json_t *ref = json_load_file(FIXTURES "/reference.json", 0, &je);
     assert_non_null(ref);
-    json_t *traces = get_json(ui.ui_port, "/api/traces?limit=1000");
+    json_t *traces = ft_test_get_json(ui.ui_port, "/api/traces?limit=1000", 200);
     if (!json_equal(traces, json_object_get(ref, "traces"))) {
         char *got = json_dumps(traces, JSON_INDENT(1));
         fail_msg("%s: /api/traces differs from Fedify's:\n%s", url, got);
@@ -226,8 +187,8 @@ static void run_multinode(const ft_test_server *s, bool is_redis, const char *ca
     json_object_foreach(json_object_get(ref, "activities"), tid, want) {
         char path[128];
         snprintf(path, sizeof path, "/api/traces/%s", tid);
-        json_t *got = get_json(ui.ui_port, path);
-        if (!same_elements(got, want))
+        json_t *got = ft_test_get_json(ui.ui_port, path, 200);
+        if (!ft_test_json_same_elements(got, want))
             fail_msg("%s: %s differs from Fedify's records", url, path);
         json_decref(got);
     }
@@ -241,7 +202,7 @@ static void run_multinode(const ft_test_server *s, bool is_redis, const char *ca
         json_object_set_new(seen, t, json_true());
         char path[128];
         snprintf(path, sizeof path, "/api/traces/%s/spans", t);
-        json_t *got = get_json(ui.ui_port, path);
+        json_t *got = ft_test_get_json(ui.ui_port, path, 200);
         total += json_array_size(got);
         json_decref(got);
     }
@@ -369,7 +330,7 @@ static void run_outage(ft_test_server *s, bool is_redis)
         char hex[33], path[128];
         ft_hex_encode(tid, 16, hex);
         snprintf(path, sizeof path, "/api/traces/%s/spans", hex);
-        json_t *spans = get_json(node.ui_port, path);
+        json_t *spans = ft_test_get_json(node.ui_port, path, 200);
         if (json_array_size(spans) != 1)
             fail_msg("trace %u (%s) was answered 200 but is missing", k, hex);
         json_decref(spans);

@@ -1,0 +1,58 @@
+/*
+ * ft_json_test.c - JSON checks shared by the tests that talk to the daemon.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ft_json_test.h"
+
+#include "ft_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *ft_test_get_json(int port, const char *path, int want_status)
+{
+    ft_http_resp r;
+    assert_int_equal(ft_http_once(port, "GET", path, NULL, NULL, 0, &r), 0);
+    if (r.status != want_status)
+        fail_msg("GET %s: status %d, want %d: %s", path, r.status, want_status,
+                 r.body ? (char *)r.body : "");
+    json_error_t je;
+    json_t *j = json_loadb((const char *)r.body, r.len, 0, &je);
+    if (j == NULL)
+        fail_msg("GET %s: not JSON (%s): %s", path, je.text, r.body);
+    ft_http_resp_free(&r);
+    return j;
+}
+
+static int canon_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool ft_test_json_same_elements(json_t *a, json_t *b)
+{
+    size_t n = json_array_size(a);
+    if (n != json_array_size(b))
+        return false;
+    char **x = calloc(n + 1, sizeof *x), **y = calloc(n + 1, sizeof *y);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = json_dumps(json_array_get(a, i), JSON_COMPACT | JSON_SORT_KEYS);
+        y[i] = json_dumps(json_array_get(b, i), JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    qsort(x, n, sizeof *x, canon_cmp);
+    qsort(y, n, sizeof *y, canon_cmp);
+    bool same = true;
+    for (size_t i = 0; i < n; i++) {
+        same = same && strcmp(x[i], y[i]) == 0;
+        free(x[i]);
+        free(y[i]);
+    }
+    free(x);
+    free(y);
+    return same;
+}
