@@ -35,13 +35,6 @@
 
 set -u
 
-# Settings from the caller's environment must not steer the daemon or the
-# OpenTelemetry SDK.
-for var in $(env | sed -n 's/^\(FEDTRACE_[A-Za-z0-9_]*\)=.*/\1/p; s/^\(OTEL_[A-Za-z0-9_]*\)=.*/\1/p'); do
-  case $var in FEDTRACE_E2E_*) ;; *) unset "$var" ;; esac
-done
-unset FEDIFY_KV
-
 here=$(cd "$(dirname "$0")" && pwd)
 fedify_dir=$(cd "$here/../fedify" && pwd)
 bin=${1:-}
@@ -49,127 +42,32 @@ redis_url=${2:-}
 pg_url=${3:-}
 data=${4:-}
 
-say() { printf '%s\n' "e2e_fedify_kv: $*" >&2; }
-die() { say "FAILED: $*"; exit 1; }
-skip() {
-  if [ "${CI:-}" = true ]; then
-    die "$* (CI=true: not skipping)"
-  fi
-  say "SKIPPED: $*"
-  exit 77
-}
+e2e_name=e2e_fedify_kv
+# shellcheck source=SCRIPTDIR/../fedify/lib.sh
+. "$fedify_dir/lib.sh"
+fedify_e2e_clean_env
 
 [ $# -eq 4 ] || die "usage: run.sh FEDTRACE_BIN REDIS_URL POSTGRES_URL TEST_DATA"
-case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
-[ -x "$bin" ] || die "not an executable: $bin"
+fedify_e2e_check_bin
 fixtures=$data/fedify-2.3.6
 [ -f "$fixtures/reference.json" ] || die "no fixtures in $fixtures"
 [ -n "$redis_url" ] || [ -n "$pg_url" ] ||
   skip "neither Redis nor PostgreSQL is available"
 
 started=$(date +%s)
-
-staging=
-tmp=
-daemons=''
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-  for pid in $daemons; do
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  [ -z "$staging" ] || rm -rf "$staging"
-  if [ -n "$tmp" ]; then
-    if [ -n "${FEDTRACE_E2E_KEEP:-}" ]; then
-      say "kept $tmp"
-    else
-      rm -rf "$tmp"
-    fi
-  fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+fedify_e2e_traps
 
 # ------------------------------------------------------------ node side
 
-# shellcheck source=SCRIPTDIR/../fedify/install.sh
-. "$fedify_dir/install.sh"
-fedify_e2e_install "$fedify_dir"
-node22=$fedify_e2e_node
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fedtrace-e2e-kv.XXXXXX") || die "mktemp failed"
-work=$tmp/app
-mkdir -p "$work"
-cp "$fedify_dir/app.mjs" "$fedify_dir/server.mjs" "$fedify_dir/compare.mjs" \
-  "$fedify_dir/package.json" "$here/stores.mjs" "$here/tool.mjs" "$work/"
-ln -s "$fedify_e2e_deps/node_modules" "$work/node_modules"
+fedify_e2e_workdir "$fedify_dir" fedtrace-e2e-kv "$here/stores.mjs" \
+  "$here/tool.mjs"
 
 # ------------------------------------------------------------ the daemons
 
-alive() {
-  [ -r "/proc/$1/stat" ] || return 1
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
-# show_daemon_log NAME
-show_daemon_log() {
-  say "fedtrace serve stdout ($tag, $1):"
-  tail -n 20 "$tmp/$tag.$1.out" >&2
-  say "fedtrace serve stderr ($tag, $1):"
-  tail -n 40 "$tmp/$tag.$1.err" >&2
-}
-
-# start_daemon NAME STORE_URL on|off: `fedtrace serve` on that store, with
-# or without its OTLP receiver; sets pid, otlp and ui.
-start_daemon() {
-  if [ "$3" = on ]; then listen=127.0.0.1:0; else listen=off; fi
-  # a maintenance round every second indexes what others wrote quickly
-  "$bin" serve --store "$2" --otlp-listen "$listen" --ui-listen 127.0.0.1:0 \
-    --sweep-interval 1s >"$tmp/$tag.$1.out" 2>"$tmp/$tag.$1.err" </dev/null &
-  pid=$!
-  daemons="$daemons $pid"
-  otlp=''
-  ui=''
-  waited=0
-  while [ -z "$ui" ] || { [ "$3" = on ] && [ -z "$otlp" ]; }; do
-    if ! alive "$pid"; then
-      show_daemon_log "$1"
-      die "[$tag] fedtrace serve --store $2 exited before listening"
-    fi
-    if [ "$waited" -ge 300 ]; then
-      show_daemon_log "$1"
-      die "[$tag] fedtrace serve did not print its addresses within 30 s"
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-    otlp=$(sed -n 's|^fedtrace: otlp listening on \(http://[^ ]*\).*|\1|p' "$tmp/$tag.$1.out" | head -n 1)
-    ui=$(sed -n 's|^fedtrace: ui listening on \(http://[^ ]*\).*|\1|p' "$tmp/$tag.$1.out" | head -n 1)
-  done
-  say "[$tag] $1: fedtrace serve --store $2: otlp ${otlp:-off}, ui $ui"
-}
-
-# stop_daemon NAME PID: SIGTERM; it must exit 0 within 30 s.
-stop_daemon() {
-  kill -TERM "$2" 2>/dev/null
-  waited=0
-  while alive "$2" && [ "$waited" -lt 300 ]; do
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  if alive "$2"; then
-    show_daemon_log "$1"
-    die "[$tag] fedtrace serve ($1) still running 30 s after SIGTERM"
-  fi
-  wait "$2"
-  status=$?
-  rest=''
-  for p in $daemons; do [ "$p" = "$2" ] || rest="$rest $p"; done
-  daemons=$rest
-  if [ "$status" -ne 0 ]; then
-    show_daemon_log "$1"
-    die "[$tag] fedtrace serve ($1) exited with status $status after SIGTERM"
-  fi
+# start_daemon (lib.sh) with a maintenance round every second: it indexes
+# what others wrote quickly.
+start_kv_daemon() {
+  start_daemon "$1" "$2" "$3" --sweep-interval 1s
 }
 
 # What the store holds, by key shape (and in $tmp/$tag.raw.json).
@@ -237,14 +135,14 @@ fedify_writes() {
     redis:*\?*) url="$url&reindex=1" ;;
     redis:*) url="$url?reindex=1" ;;
   esac
-  start_daemon before "$url" off
+  start_kv_daemon before "$url" off
   before_pid=$pid before_ui=$ui
   say "[$tag] Fedify's exporters write into $url (no OTLP)"
   if ! FEDIFY_KV=$url OTLP_ENDPOINT='' OUT=$tmp/$tag.fedify.json \
     timeout 300 "$node22" "$work/app.mjs"; then
     die "[$tag] the Fedify scenario failed"
   fi
-  start_daemon after "$url" off
+  start_kv_daemon after "$url" off
   after_pid=$pid after_ui=$ui
   sleep 3 # two maintenance rounds of the node that was already running
   compare "$tmp/$tag.fedify.json" "$before_ui" before \
@@ -260,7 +158,7 @@ fedify_writes() {
 fedtrace_writes_fixtures() {
   round_start "$kind-fixtures"
   fresh "$base" 2
-  start_daemon serve "$url" on
+  start_kv_daemon serve "$url" on
   if ! timeout 120 "$node22" "$work/tool.mjs" replay "$fixtures" "$otlp"; then
     show_daemon_log serve
     die "[$tag] fedtrace did not store the fixtures"
@@ -278,7 +176,7 @@ fedtrace_writes_fixtures() {
 fedtrace_writes_live() {
   round_start "$kind-live"
   fresh "$base" 3
-  start_daemon serve "$url" on
+  start_kv_daemon serve "$url" on
   if ! OTLP_ENDPOINT=$otlp OTLP_PROTOCOL=proto OUT=$tmp/$tag.memory.json \
     timeout 300 "$node22" "$work/app.mjs"; then
     show_daemon_log serve

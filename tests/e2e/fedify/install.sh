@@ -1,13 +1,14 @@
 # shellcheck shell=sh
 # Installs the node side of the Fedify end-to-end tests; sourced (not run)
-# by tests/e2e/fedify/run.sh and tests/e2e/fedify-kv/run.sh.
+# by fedify_e2e_workdir in lib.sh, for tests/e2e/fedify/run.sh and
+# tests/e2e/fedify-kv/run.sh.
 #
 #   . "$fedify_dir/install.sh"
 #   fedify_e2e_install "$fedify_dir"     # the directory of this file
 #
 # The caller defines say, die and skip (skip exits 77, or fails under
-# CI=true) and keeps `staging` in its EXIT trap (a half-done install
-# directory to remove when non-empty).
+# CI=true; lib.sh has them) and keeps `staging` in its EXIT trap (a
+# half-done install directory to remove when non-empty).
 #
 # fedify_e2e_install DIR runs `npm ci` for DIR's package.json,
 # package-lock.json and .npmrc (DIR: this file's directory), once per hash
