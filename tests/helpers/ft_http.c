@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -550,6 +551,8 @@ int ft_daemon_start(ft_daemon *d, const char *store, const char *log_path,
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* a test that fails halfway must not leave its daemons running */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
