@@ -1,23 +1,31 @@
 #!/bin/sh
-# run.sh - the `make bench` driver: OTLP/HTTP protobuf ingest into LMDB.
+# run.sh - the `make bench` driver: OTLP/HTTP protobuf ingest into LMDB,
+# Redis and PostgreSQL.
 #
 #   sh bench/run.sh BUILD_DIR
 #
-# For each batch size it starts `fedtrace serve` on a fresh LMDB store in a
-# temporary directory (OTLP on a free port, no UI), warms it up, runs
+# For each store and batch size it starts `fedtrace serve` on a fresh store
+# (LMDB: a new directory in a temporary directory; Redis and PostgreSQL: a
+# new key prefix or table on one throwaway server per store, started with
+# ft_store_server), OTLP on a free port, no UI; warms it up, runs
 # ft_loadgen several times, stops the daemon with SIGTERM and checks that
 # the data is there; then it writes docs/benchmarks.md with the medians, the
 # machine, every run, and (when it was built) the decoder comparison of
 # bench/decode_compare.sh.  See bench/README.md.
 #
 # Environment (defaults in brackets):
-#   BENCH_BATCHES      spans per request to measure ["1 64 512"]
-#   BENCH_RUNS         measured runs per batch size; the median is reported [3]
-#   BENCH_SECONDS      length of one run [5]
-#   BENCH_WARMUP       length of the warm-up run before them [2]
-#   BENCH_CONNECTIONS  keep-alive connections of the load generator [4]
-#   BENCH_OUT          the report [docs/benchmarks.md]; "-" for stdout
-#   BENCH_NO_PIN       set to 1 to skip pinning with taskset
+#   BENCH_STORES          stores to measure ["lmdb redis postgres"]
+#   BENCH_REQUIRE_STORES  1: fail when a Redis or PostgreSQL server cannot be
+#                         started (default: report the store as not measured)
+#   BENCH_BATCHES         spans per request to measure ["1 64 512"]
+#   BENCH_RUNS            measured runs per batch size; the median is reported [3]
+#   BENCH_SECONDS         length of one run [5]
+#   BENCH_WARMUP          length of the warm-up run before them [2]
+#   BENCH_CONNECTIONS     keep-alive connections of the load generator [4]
+#   BENCH_OUT             the report [docs/benchmarks.md]; "-" for stdout
+#   BENCH_NO_PIN          set to 1 to skip pinning with taskset
+#   BENCH_STORE_CPU       pin the Redis / PostgreSQL server to this CPU
+#                         [unset: not pinned]
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -28,13 +36,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 fedtrace=$build/fedtrace
 loadgen=$build/bench/ft_loadgen
+store_server=$build/bench/ft_store_server
 
+stores=${BENCH_STORES:-lmdb redis postgres}
+require_stores=${BENCH_REQUIRE_STORES:-0}
 batches=${BENCH_BATCHES:-1 64 512}
 runs=${BENCH_RUNS:-3}
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-2}
 conns=${BENCH_CONNECTIONS:-4}
 out=${BENCH_OUT:-$root/docs/benchmarks.md}
+store_cpu=${BENCH_STORE_CPU:-}
 
 die() {
     echo "bench: $*" >&2
@@ -43,13 +55,40 @@ die() {
 
 [ -x "$fedtrace" ] || die "$fedtrace is missing (make build)"
 [ -x "$loadgen" ] || die "$loadgen is missing (make build)"
+for store in $stores; do
+    case $store in
+    lmdb) ;;
+    redis | postgres)
+        [ -x "$store_server" ] || die "$store_server is missing (make build)"
+        ;;
+    *) die "BENCH_STORES: unknown store '$store' (lmdb, redis, postgres)" ;;
+    esac
+done
+[ -n "$stores" ] || die "BENCH_STORES is empty"
+
+# store_name STORE: how the report names it
+store_name() {
+    case $1 in
+    lmdb) echo LMDB ;;
+    redis) echo Redis ;;
+    postgres) echo PostgreSQL ;;
+    esac
+}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fedtrace-bench.XXXXXX")
 daemon=
+ss_pid=
+ss_url=
 cleanup() {
     if [ -n "$daemon" ]; then
         kill -KILL "$daemon" 2>/dev/null || true
         wait "$daemon" 2>/dev/null || true
+    fi
+    # ft_store_server stops its server and removes its directory
+    if [ -n "$ss_pid" ]; then
+        exec 3>&-
+        kill -TERM "$ss_pid" 2>/dev/null || true
+        wait "$ss_pid" 2>/dev/null || true
     fi
     rm -rf "$tmp"
 }
@@ -60,8 +99,11 @@ trap 'exit 143' TERM
 # Pin the daemon and the load generator to different CPUs when we can.
 pin_d=
 pin_l=
+pin_s=
 pinning="none"
+has_taskset=0
 if [ "${BENCH_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null 2>&1; then
+    has_taskset=1
     cpus=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//')
     first=$(echo "$cpus" | awk -F '[,-]' '{ print $1 }')
     second=$(awk -v list="$cpus" -v first="$first" 'BEGIN {
@@ -77,13 +119,227 @@ if [ "${BENCH_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null 2>&1; then
         pinning="fedtrace serve on CPU $first, ft_loadgen on CPU $second (taskset)"
     fi
 fi
+server_names=
+plural=
+for store in $stores; do
+    case $store in
+    redis | postgres)
+        [ -n "$server_names" ] && plural=s
+        server_names="$server_names${server_names:+ and }$(store_name "$store")"
+        ;;
+    esac
+done
+if [ -n "$server_names" ]; then
+    if [ -n "$store_cpu" ] && [ "$has_taskset" = 1 ]; then
+        pin_s="taskset -c $store_cpu"
+        pinning="$pinning; the $server_names server$plural on CPU $store_cpu (BENCH_STORE_CPU)"
+    else
+        pinning="$pinning; the $server_names server$plural not pinned (the kernel runs them on whichever CPU is free, so they compete with both)"
+    fi
+fi
 
-# start_daemon NAME: fedtrace serve on a fresh store; sets $daemon and $url.
+# ---- processes -----------------------------------------------------------------
+
+# proc_ticks ROOT: CPU time (utime + stime + cutime + cstime, in ticks) of
+# ROOT and all its descendants, from /proc/PID/stat; a PostgreSQL backend
+# that has exited counts through its postmaster's cutime.
+proc_ticks() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    {
+        rest = $0
+        sub(/^.*\) /, "", rest)       # the command name may hold spaces
+        split(rest, f, " ")
+        pid = $1 + 0
+        parent[pid] = f[2] + 0
+        t[pid] = f[12] + f[13] + f[14] + f[15]
+    }
+    END {
+        in_tree[root] = 1
+        do {
+            more = 0
+            for (p in parent)
+                if (!(p in in_tree) && (parent[p] in in_tree)) { in_tree[p] = 1; more = 1 }
+        } while (more)
+        s = 0
+        for (p in in_tree) s += t[p]
+        if (!(root in t)) print "x"; else print s
+    }' || true
+}
+
+# child_pid PID: the first child process of PID
+child_pid() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    {
+        rest = $0
+        sub(/^.*\) /, "", rest)
+        split(rest, f, " ")
+        if (f[2] + 0 == root + 0) { print $1; exit }
+    }' || true
+}
+
+# ---- the store servers ---------------------------------------------------------
+
+# start_store STORE: ft_store_server STORE in the background, its stdin a
+# FIFO that this shell holds open on fd 3 (so the server also stops if this
+# shell dies); sets $ss_pid and $ss_url.  Returns 1 when the server could
+# not be started (the reason is in $tmp/ss-STORE.err).
+start_store() {
+    fifo=$tmp/ss-$1.in
+    mkfifo "$fifo" || die "mkfifo $fifo failed"
+    $pin_s "$store_server" "$1" <"$fifo" >"$tmp/ss-$1.out" 2>"$tmp/ss-$1.err" &
+    ss_pid=$!
+    exec 3>"$fifo"
+    ss_url=
+    i=0
+    while [ $i -lt 1200 ]; do
+        ss_url=$(sed -n 's/^url: //p' "$tmp/ss-$1.out" | head -n 1)
+        [ -n "$ss_url" ] && return 0
+        if ! kill -0 "$ss_pid" 2>/dev/null; then
+            exec 3>&-
+            wait "$ss_pid" 2>/dev/null || true
+            ss_pid=
+            return 1
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "ft_store_server $1 printed no URL within 120 s" >>"$tmp/ss-$1.err"
+    stop_store "$1" || true
+    return 1
+}
+
+# stop_store STORE: end of stdin and SIGTERM; ft_store_server stops the
+# server and removes its directory.  Returns 1 if it did not exit cleanly.
+stop_store() {
+    [ -n "$ss_pid" ] || return 0
+    exec 3>&-
+    kill -TERM "$ss_pid" 2>/dev/null || true
+    i=0
+    while kill -0 "$ss_pid" 2>/dev/null && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if kill -0 "$ss_pid" 2>/dev/null; then
+        kill -KILL "$ss_pid" 2>/dev/null || true
+        wait "$ss_pid" 2>/dev/null || true
+        ss_pid=
+        echo "bench: ft_store_server $1 did not stop within 30 s" >&2
+        return 1
+    fi
+    st=0
+    wait "$ss_pid" || st=$?
+    ss_pid=
+    if [ "$st" -ne 0 ]; then
+        cat "$tmp/ss-$1.err" >&2
+        echo "bench: ft_store_server $1 exited with status $st" >&2
+        return 1
+    fi
+}
+
+# store_info STORE: writes the server's version and settings into
+# $tmp/version-STORE and $tmp/settings-STORE, while it runs.
+store_info() {
+    server=$(child_pid "$ss_pid")
+    case $1 in
+    redis) bin=redis-server ;;
+    *) bin=postgres ;;
+    esac
+    # the launchers look in $PATH first; else the running server's binary
+    # (not first: Debian's redis-server is a link to redis-check-rdb, which
+    # names itself so in --version)
+    exe=$(command -v "$bin" || true)
+    if [ -z "$exe" ] && [ -n "$server" ]; then
+        exe=$(readlink "/proc/$server/exe" 2>/dev/null || true)
+    fi
+    if [ -n "$exe" ]; then
+        # (Redis adds its build's sha, allocator and id: left out)
+        "$exe" --version 2>/dev/null | head -n 1 | sed 's/ sha=.*$//' \
+            >"$tmp/version-$1" || true
+    fi
+    : >"$tmp/settings-$1"
+    : >"$tmp/flush-$1"
+    case $1 in
+    redis) redis_info ;;
+    postgres) postgres_info "$server" ;;
+    esac
+}
+
+# redis_info: the settings that decide what Redis keeps (CONFIG GET, with
+# redis-cli when there is one: Redis rewrites its own command line), and
+# what reaches the disk before a write is answered
+redis_info() {
+    if ! command -v redis-cli >/dev/null 2>&1; then
+        echo "unknown (no redis-cli to ask the server)" >"$tmp/flush-redis"
+        return 0
+    fi
+    for name in appendonly appendfsync save maxmemory maxmemory-policy; do
+        redis-cli -u "$ss_url" --raw CONFIG GET "$name" 2>/dev/null 3>&- |
+            awk 'NR == 1 { n = $0 } NR == 2 { v = $0 } END { if (n != "") print n, (v == "" ? "\"\"" : v) }'
+    done >"$tmp/config-redis" || true
+    awk '{ printf "%s`%s`", sep, $0; sep = ", " }' "$tmp/config-redis" >"$tmp/settings-redis"
+    aof=$(sed -n 's/^appendonly //p' "$tmp/config-redis")
+    fsync=$(sed -n 's/^appendfsync //p' "$tmp/config-redis")
+    case $aof/$fsync in
+    yes/always) echo "every write, to its append-only file (\`appendfsync always\`)" ;;
+    yes/everysec) echo "nothing per write: the append-only file is flushed once a second (\`appendfsync everysec\`)" ;;
+    yes/*) echo "nothing: the system flushes the append-only file when it likes (\`appendfsync $fsync\`)" ;;
+    no/*) echo "nothing: no append-only file" ;;
+    *) echo "unknown (CONFIG GET failed)" ;;
+    esac >"$tmp/flush-redis"
+}
+
+# postgres_info PID: PostgreSQL's settings from the server's command line
+# (-c NAME=VALUE), its collation, and what reaches the disk before a
+# commit is answered (fsync, synchronous_commit, with psql when there is
+# one)
+postgres_info() {
+    if [ -n "$1" ]; then
+        tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null |
+            awk 'prev == "-c" && $0 !~ /^listen_addresses=/ { printf "%s`%s`", sep, $0; sep = ", " } { prev = $0 }' \
+                >"$tmp/settings-postgres" || true
+    fi
+    # the database's collation decides whether fedtrace keeps a second
+    # index on the key (COLLATE "C") next to the primary key
+    : >"$tmp/collate-postgres"
+    fsync=
+    sync_commit=
+    if command -v psql >/dev/null 2>&1; then
+        psql -X "$ss_url" -Atc 'SHOW lc_collate' >"$tmp/collate-postgres" 2>/dev/null 3>&- || true
+        fsync=$(psql -X "$ss_url" -Atc 'SHOW fsync' 2>/dev/null 3>&- || true)
+        sync_commit=$(psql -X "$ss_url" -Atc 'SHOW synchronous_commit' 2>/dev/null 3>&- || true)
+    elif grep -q 'fsync=off' "$tmp/settings-postgres"; then
+        fsync=off
+    fi
+    case $fsync/$sync_commit in
+    off/*) echo "nothing (\`fsync=off\`)" ;;
+    on/off) echo "nothing per commit (\`synchronous_commit=off\`)" ;;
+    on/?*) echo "every commit, to its write-ahead log" ;;
+    *) echo "unknown (no psql to ask the server)" ;;
+    esac >"$tmp/flush-postgres"
+}
+
+# store_url STORE BATCH: the store URL for one batch size, each in its own
+# key space on the store's server
+store_url() {
+    case $ss_url in
+    *\?*) sep='&' ;;
+    *) sep='?' ;;
+    esac
+    case $1 in
+    lmdb) echo "lmdb:$tmp/store-$2" ;;
+    redis) echo "$ss_url${sep}prefix=bench$2::" ;;
+    postgres) echo "$ss_url${sep}table=bench_$2" ;;
+    esac
+}
+
+# ---- the daemon ----------------------------------------------------------------
+
+# start_daemon NAME URL: fedtrace serve on store URL; sets $daemon and $url.
 start_daemon() {
-    store=$tmp/store-$1
     log=$tmp/daemon-$1
-    $pin_d "$fedtrace" serve --store "lmdb:$store" \
-        --otlp-listen 127.0.0.1:0 --ui-listen off >"$log.out" 2>"$log.err" &
+    : >"$log.out"
+    $pin_d "$fedtrace" serve --store "$2" \
+        --otlp-listen 127.0.0.1:0 --ui-listen off >"$log.out" 2>"$log.err" 3>&- &
     daemon=$!
     url=
     i=0
@@ -135,11 +391,11 @@ field() {
 # loadgen ARGS...: one run; its "result" line goes to stdout.
 loadgen() {
     if ! $pin_l "$loadgen" --url "$url" --connections "$conns" "$@" \
-        >"$tmp/lg.out" 2>"$tmp/lg.err"; then
+        >"$tmp/lg.out" 2>"$tmp/lg.err" 3>&-; then
         cat "$tmp/lg.err" >&2
         echo "--- fedtrace serve stderr:" >&2
-        tail -n 20 "$tmp/daemon-$batch.err" >&2 || true
-        die "ft_loadgen failed: $*"
+        tail -n 20 "$tmp/daemon-$key.err" >&2 || true
+        die "ft_loadgen failed ($store): $*"
     fi
     sed -n 's/^ft_loadgen: /  /p' "$tmp/lg.out" >&2
     grep '^result ' "$tmp/lg.out"
@@ -149,6 +405,8 @@ results=$tmp/results
 : >"$results"
 notes=$tmp/notes
 : >"$notes"
+unmeasured=$tmp/unmeasured
+: >"$unmeasured"
 # CPU time of the whole machine, in clock ticks (Linux /proc/stat): all of
 # it, and the busy part (user, nice, system, irq, softirq, steal).
 cpu_ticks() {
@@ -174,71 +432,118 @@ if [ "$idle_busy" != "?" ] && [ "$idle_busy" -ge 10 ]; then
     echo "bench: the machine is already $idle_busy% busy; other work will skew the figures" >&2
 fi
 
-for batch in $batches; do
-    echo "bench: batch $batch: starting fedtrace serve" >&2
+# measure STORE BATCH: the runs of one batch size on one store
+measure() {
+    store=$1
+    batch=$2
+    key=$store-$batch
+    surl=$(store_url "$store" "$batch")
+    echo "bench: $store, batch $batch: starting fedtrace serve" >&2
     before=$(cpu_ticks)
-    start_daemon "$batch"
-    echo "bench: batch $batch: warm-up, ${warmup}s" >&2
+    s_before=x
+    [ -n "$ss_pid" ] && s_before=$(proc_ticks "$ss_pid")
+    start_daemon "$key" "$surl"
+    echo "bench: $store, batch $batch: warm-up, ${warmup}s" >&2
     line=$(loadgen --batch "$batch" --seconds "$warmup" --seed 1000)
     lg_cpu=$(field "$line" cpu_s)
     all_spans=$(field "$line" spans)
     r=1
     while [ "$r" -le "$runs" ]; do
-        echo "bench: batch $batch: run $r of $runs, ${seconds}s" >&2
+        echo "bench: $store, batch $batch: run $r of $runs, ${seconds}s" >&2
         line=$(loadgen --batch "$batch" --seconds "$seconds" --seed "$r")
-        echo "run=$r $line" >>"$results"
+        echo "store=$store run=$r $line" >>"$results"
         lg_cpu=$(awk -v a="$lg_cpu" -v b="$(field "$line" cpu_s)" 'BEGIN { print a + b }')
         all_spans=$((all_spans + $(field "$line" spans)))
         r=$((r + 1))
     done
-    # the daemon's CPU time (utime + stime, in ticks), then the machine's
+    # the daemon's CPU time (utime + stime, in ticks), the store server's,
+    # then the machine's
     d_ticks=$(awk '{ print $14 + $15 }' "/proc/$daemon/stat" 2>/dev/null || true)
+    s_ticks=x
+    if [ -n "$ss_pid" ]; then
+        s_after=$(proc_ticks "$ss_pid")
+        s_ticks=$(awk -v b="$s_before" -v a="$s_after" 'BEGIN { if (a == "x" || b == "x" || a == "" || b == "") print "x"; else print a - b }')
+    fi
     after=$(cpu_ticks)
-    stop_daemon "$batch"
+    stop_daemon "$key"
     # how much of the machine went to other processes meanwhile
-    others=$(awk -v b="$before" -v a="$after" -v d="${d_ticks:-x}" -v l="$lg_cpu" -v hz="$hz" 'BEGIN {
+    others=$(awk -v b="$before" -v a="$after" -v d="${d_ticks:-x}" -v s="$s_ticks" \
+        -v l="$lg_cpu" -v hz="$hz" 'BEGIN {
         split(b, x, " "); split(a, y, " ")
         total = y[1] - x[1]; busy = y[2] - x[2]
         if (b == "" || a == "" || d == "x" || total <= 0) { print "?"; exit }
-        o = (busy - d - l * hz) / total * 100
+        o = (busy - d - (s == "x" ? 0 : s) - l * hz) / total * 100
         printf "%.0f", o < 0 ? 0 : o
     }')
     d_cpu=$(awk -v d="${d_ticks:-x}" -v hz="$hz" 'BEGIN { if (d == "x") print "?"; else printf "%.1f", d / hz }')
+    s_cpu=$(awk -v s="$s_ticks" -v hz="$hz" 'BEGIN { if (s == "x") print "-"; else printf "%.1f", s / hz }')
     if [ "$others" != "?" ] && [ "$others" -ge 15 ]; then
-        echo "bench: batch $batch: other processes kept $others% of the CPU time busy; the figures are skewed" >&2
+        echo "bench: $store, batch $batch: other processes kept $others% of the CPU time busy; the figures are skewed" >&2
     fi
-    # the data must be there, readable by the CLI
-    if ! "$fedtrace" traces --store "lmdb:$tmp/store-$batch" --limit 1 \
-        --json >"$tmp/check" 2>&1 || ! grep -q traceId "$tmp/check"; then
+    # the data must be there, readable by the CLI through the same URL
+    if ! "$fedtrace" traces --store "$surl" --limit 1 \
+        --json >"$tmp/check" 2>&1 3>&- || ! grep -q traceId "$tmp/check"; then
         cat "$tmp/check" >&2
-        die "batch $batch: no traces in the store after the run"
+        die "$store, batch $batch: no traces in the store after the run"
     fi
-    kb=$(du -sk "$tmp/store-$batch" | awk '{ print $1 }')
+    kb=-
+    if [ "$store" = lmdb ]; then
+        kb=$(du -sk "$tmp/store-$batch" | awk '{ print $1 }')
+    fi
     # the daemon logs to stderr; show what looks like trouble
-    problems=$tmp/problems-$batch
+    problems=$tmp/problems-$key
     grep -Ei 'error|warn|fail|refus|denied|full|abort|sanitizer|leak|overload|too many|reject|(^|[^0-9])(413|429|500|503)([^0-9]|$)' \
-        "$tmp/daemon-$batch.err" | sed "s|$tmp|TMP|g" >"$problems" || true
+        "$tmp/daemon-$key.err" | sed "s|$tmp|TMP|g" >"$problems" || true
     errs=$(grep -c . "$problems" || true)
-    echo "batch=$batch store_kb=$kb daemon_problem_lines=$errs daemon_cpu_s=$d_cpu" \
-        "all_spans=$all_spans others_pct=$others" >>"$notes"
+    echo "store=$store batch=$batch store_kb=$kb daemon_problem_lines=$errs daemon_cpu_s=$d_cpu" \
+        "store_cpu_s=$s_cpu all_spans=$all_spans others_pct=$others" >>"$notes"
     if [ "$errs" -gt 0 ]; then
-        echo "bench: batch $batch: fedtrace serve logged $errs line(s) that look like trouble:" >&2
+        echo "bench: $store, batch $batch: fedtrace serve logged $errs line(s) that look like trouble:" >&2
         head -n 20 "$problems" >&2
     fi
     rm -rf "$tmp/store-$batch"
+}
+
+for store in $stores; do
+    if [ "$store" != lmdb ]; then
+        echo "bench: $store: starting the server (ft_store_server $store)" >&2
+        if ! start_store "$store"; then
+            # the launcher's reason ("*** SKIPPED: Redis tests: WHY (run
+            # ...) ***"), else ft_store_server's last line
+            why=$(sed -n 's/^\*\*\* SKIPPED: [^:]*: \(.*\) (run .*$/\1/p' "$tmp/ss-$store.err" |
+                head -n 1)
+            [ -n "$why" ] || why=$(grep -v '^[[:space:]]*$' "$tmp/ss-$store.err" |
+                tail -n 1 | sed 's/^ft_store_server: //')
+            why=$(echo "$why" | tr -d '`|')
+            grep -v '^[[:space:]]*$' "$tmp/ss-$store.err" | sed 's/^/  /' >&2 || true
+            [ "$require_stores" = 1 ] &&
+                die "$store: the server could not be started (BENCH_REQUIRE_STORES=1)"
+            echo "bench: $store: the server could not be started; $(store_name "$store") is not measured" >&2
+            echo "$store ${why:-ft_store_server $store failed}" >>"$unmeasured"
+            continue
+        fi
+        echo "bench: $store: $ss_url" >&2
+        store_info "$store"
+    fi
+    for batch in $batches; do
+        measure "$store" "$batch"
+    done
+    if [ "$store" != lmdb ]; then
+        stop_store "$store" || die "$store: ft_store_server did not stop cleanly"
+    fi
 done
 
 # ---- the report ---------------------------------------------------------------
 
-# median BATCH KEY: the median over the runs of one batch size
+# median STORE BATCH KEY: the median over the runs of one batch size
 median() {
-    awk -v b="$1" -v k="$2" '
+    awk -v s="$1" -v b="$2" -v k="$3" '
     {
         for (i = 1; i <= NF; i++) {
             split($i, kv, "=")
             f[kv[1]] = kv[2]
         }
-        if (f["batch"] == b) v[n++] = f[k] + 0
+        if (f["store"] == s && f["batch"] == b) v[n++] = f[k] + 0
     }
     END {
         for (i = 1; i < n; i++)
@@ -247,6 +552,11 @@ median() {
         else if (n % 2) print v[int(n / 2)]
         else print (v[n / 2 - 1] + v[n / 2]) / 2
     }' "$results"
+}
+
+# measured STORE: true when the store was measured
+measured() {
+    ! grep -q "^$1 " "$unmeasured"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -264,7 +574,7 @@ if [ "$rev" != unknown ] &&
 fi
 libs=
 if command -v dpkg-query >/dev/null 2>&1; then
-    libs=$(dpkg-query -W -f '${Package} ${Version}, ' liblmdb0 libmicrohttpd12 2>/dev/null |
+    libs=$(dpkg-query -W -f '${Package} ${Version}, ' liblmdb0 libmicrohttpd12 libhiredis0.14 libpq5 2>/dev/null |
         sed 's/, $//') || libs=
 fi
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -275,6 +585,21 @@ share=$(awk '{
 bps=$(tr ' ' '\n' <"$results" | sed -n 's/^bytes_per_span=//p' | sort -n)
 bps_lo=$(echo "$bps" | head -n 1)
 bps_hi=$(echo "$bps" | tail -n 1)
+servers=
+for store in $stores; do
+    [ "$store" = lmdb ] && continue
+    if measured "$store"; then
+        v=$(cat "$tmp/version-$store" 2>/dev/null || true)
+        servers="$servers${servers:+; }$(store_name "$store"): ${v:-version unknown}"
+    else
+        servers="$servers${servers:+; }$(store_name "$store"): not measured"
+    fi
+done
+store_list=
+for store in $stores; do
+    store_list="$store_list${store_list:+, }$(store_name "$store")"
+done
+store_list=$(echo "$store_list" | sed 's/\(.*\), /\1 and /')
 
 decode=
 if [ -f "$root/bench/decode_compare.sh" ] && [ -x "$build/bench/decode_compare" ]; then
@@ -283,31 +608,120 @@ if [ -f "$root/bench/decode_compare.sh" ] && [ -x "$build/bench/decode_compare" 
         die "bench/decode_compare.sh failed"
 fi
 
+# what reaches the disk before the 200, per store, and where the servers run
+durability=
+has_servers=0
+for store in $stores; do
+    measured "$store" || continue
+    case $store in
+    lmdb) f="every commit (\`sync=full\`, fedtrace's default)" ;;
+    *)
+        has_servers=1
+        f=$(cat "$tmp/flush-$store" 2>/dev/null || true)
+        ;;
+    esac
+    durability="$durability${durability:+; }$(store_name "$store"): ${f:-unknown}"
+done
+if [ -n "$durability" ]; then
+    durability="What is flushed to disk before the daemon answers \`200\`: $durability."
+fi
+if [ "$has_servers" = 1 ]; then
+    durability="$durability  The Redis and PostgreSQL servers share the machine's $cores
+cores with the daemon and the load generator; their CPU time is in the
+per-daemon table below."
+fi
+
+# store_text STORE: the report's description of a store
+store_text() {
+    name=$(store_name "$1")
+    if ! measured "$1"; then
+        why=$(sed -n "s/^$1 //p" "$unmeasured" | head -n 1)
+        echo "- $name: **not measured**: its server could not be started ($why)."
+        return
+    fi
+    v=$(cat "$tmp/version-$1" 2>/dev/null || true)
+    case $1 in
+    lmdb)
+        cat <<EOF
+- LMDB: \`lmdb:DIR\`, a new directory per batch size in a temporary
+  directory on ${fs:-an unknown file system}, with fedtrace's default settings.
+EOF
+        ;;
+    redis)
+        s=$(cat "$tmp/settings-$1" 2>/dev/null || true)
+        cat <<EOF
+- Redis: ${v:-redis-server, version unknown}, one server for all batch
+  sizes on 127.0.0.1 over TCP, started as the tests start it
+  (\`ft_store_server redis\`, \`tests/helpers/ft_redis.c\`)${s:+, with
+  $s (\`CONFIG GET\`)}.  Store URL
+  \`redis://127.0.0.1:PORT?prefix=benchN::\`, a new key prefix per batch
+  size N.
+EOF
+        ;;
+    postgres)
+        s=$(cat "$tmp/settings-$1" 2>/dev/null || true)
+        coll=$(head -n 1 "$tmp/collate-$1" 2>/dev/null || true)
+        case $coll in
+        "") coll_text= ;;
+        C | POSIX) coll_text="; database collation $coll (byte order: the primary key on the key serves fedtrace's ordered reads)" ;;
+        *) coll_text="; database collation $coll (not byte order, so fedtrace keeps a second index, on the key COLLATE \"C\", which every write updates too)" ;;
+        esac
+        cat <<EOF
+- PostgreSQL: ${v:-postgres, version unknown}, one server (a fresh
+  \`initdb\`) for all batch sizes on 127.0.0.1 over TCP, started as the
+  tests start it (\`ft_store_server postgres\`, \`tests/helpers/ft_pg.c\`)${s:+,
+  with $s}$coll_text.  Store URL
+  \`postgres://fedtrace@127.0.0.1:PORT/postgres?table=bench_N\`, a new table
+  per batch size N.
+EOF
+        ;;
+    esac
+}
+
 report() {
     cat <<EOF
 # Benchmarks
 
-Written by \`make bench\` (\`bench/run.sh\`, with \`bench/loadgen.c\`);
-run it again to refresh this page rather than editing it.  How the
-figures are made, and how to run the load generator by hand:
-[bench/README.md](../bench/README.md).
+Written by \`make bench\` (\`bench/run.sh\`, with \`bench/loadgen.c\` and
+\`bench/store_server.c\`); run it again to refresh this page rather than
+editing it.  How the figures are made, and how to run the load generator
+by hand: [bench/README.md](../bench/README.md).
 
-## Ingest: OTLP/HTTP protobuf into LMDB
+## Ingest: OTLP/HTTP protobuf into $store_list
 
-\`fedtrace serve --store lmdb:DIR\` receiving \`POST /v1/traces\`
+\`fedtrace serve --store URL\` receiving \`POST /v1/traces\`
 (\`application/x-protobuf\`, uncompressed) from $conns keep-alive
 connections, at $(echo "$batches" | sed 's/ /, /g') spans per request.  Each figure is the median of $runs
 runs of $seconds s, after a $warmup s warm-up, on a fresh store per batch
 size.
 
-| spans per request | spans/s | requests/s | p50 latency (ms) | p99 latency (ms) |
-|--:|--:|--:|--:|--:|
+| store | spans per request | spans/s | requests/s | p50 latency (ms) | p99 latency (ms) |
+|---|--:|--:|--:|--:|--:|
 EOF
-    for batch in $batches; do
-        printf '| %s | %.0f | %.0f | %.2f | %.2f |\n' "$batch" \
-            "$(median "$batch" spans_per_s)" "$(median "$batch" requests_per_s)" \
-            "$(median "$batch" p50_ms)" "$(median "$batch" p99_ms)"
+    for store in $stores; do
+        name=$(store_name "$store")
+        if ! measured "$store"; then
+            printf '| %s | — | not measured | — | — | — |\n' "$name"
+            continue
+        fi
+        for batch in $batches; do
+            printf '| %s | %s | %.0f | %.0f | %.2f | %.2f |\n' "$name" "$batch" \
+                "$(median "$store" "$batch" spans_per_s)" "$(median "$store" "$batch" requests_per_s)" \
+                "$(median "$store" "$batch" p50_ms)" "$(median "$store" "$batch" p99_ms)"
+        done
     done
+    echo
+    echo "The stores:"
+    echo
+    for store in $stores; do
+        store_text "$store"
+    done
+    if [ -n "$durability" ]; then
+        cat <<EOF
+
+$durability
+EOF
+    fi
     cat <<EOF
 
 Machine and build:
@@ -316,6 +730,11 @@ Machine and build:
 - Kernel: $kernel; the stores live in a temporary directory on ${fs:-an unknown file system}
 - Compiler: ${ccver:-unknown}, \`CMAKE_BUILD_TYPE=${btype:-unknown}\`
 - fedtrace: revision $rev${libs:+; $libs}
+EOF
+    if [ -n "$servers" ]; then
+        echo "- Store servers (\`--version\`), on the same machine: $servers"
+    fi
+    cat <<EOF
 - Pinning: $pinning
 - Date: $date; the machine was ${idle_busy}% busy in the second before the runs
 - Command: \`make bench\`
@@ -340,18 +759,19 @@ Method:
   its wall-clock time.  p50 / p99: nearest-rank percentiles over every
   request of the run.
 - Each run uses a new seed (new trace and span ids), so the store grows
-  across the runs of one batch size, as in real use; the store lives in
-  a temporary directory on the machine's disk, with fedtrace's default
-  settings.  After the runs the daemon is stopped with SIGTERM and the
-  CLI must find the traces in the store.
+  across the runs of one batch size, as in real use.  The stores run
+  one after the other, never at the same time.  After the runs the daemon
+  is stopped with SIGTERM and the CLI (\`fedtrace traces --store URL\`,
+  the same URL) must find the traces in the store.
 
 Every run:
 
-| spans per request | run | spans/s | requests/s | p50 ms | p99 ms | max ms | requests | bytes/span |
-|--:|--:|--:|--:|--:|--:|--:|--:|--:|
+| store | spans per request | run | spans/s | requests/s | p50 ms | p99 ms | max ms | requests | bytes/span |
+|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|
 EOF
     while read -r line; do
-        printf '| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %s | %s |\n' \
+        printf '| %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %s | %s |\n' \
+            "$(store_name "$(field "$line" store)")" \
             "$(field "$line" batch)" "$(field "$line" run)" \
             "$(field "$line" spans_per_s)" "$(field "$line" requests_per_s)" \
             "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" \
@@ -360,29 +780,42 @@ EOF
     done <"$results"
     echo
     cat <<EOF
-Each daemon (one per batch size), from start to SIGTERM, warm-up
-included.  "Others" is the share of the machine's CPU time that went to
-processes other than the daemon and the load generator meanwhile (from
-\`/proc/stat\`; the kernel's own disk writeback counts here, a few
-percent): above about 15%, the figures above are skewed.
+Each daemon (one per store and batch size), from start to SIGTERM,
+warm-up included.  "Store server CPU" is the CPU time of the Redis or
+PostgreSQL server meanwhile (all its processes, from \`/proc\`); "store on
+disk" is measured for LMDB only.  "Others" is the share of the machine's
+CPU time that went to processes other than the daemon, the store server
+and the load generator meanwhile (from \`/proc/stat\`; the kernel's own
+disk writeback counts here, a few percent): above about 15%, the figures
+above are skewed.
 
-| spans per request | spans stored | store on disk | daemon CPU | daemon CPU per span | others | daemon log |
-|--:|--:|--:|--:|--:|--:|---|
+| store | spans per request | spans stored | store on disk | daemon CPU | daemon CPU per span | store server CPU | store server CPU per span | others | daemon log |
+|---|--:|--:|--:|--:|--:|--:|--:|--:|---|
 EOF
     while read -r line; do
+        st=$(field "$line" store)
         b=$(field "$line" batch)
         n=$(field "$line" all_spans)
-        cpu=$(field "$line" daemon_cpu_s)
-        per=$(awk -v c="$cpu" -v n="$n" 'BEGIN { if (c == "?" || n == 0) print "?"; else printf "%.0f µs", c * 1e6 / n }')
+        dcpu=$(field "$line" daemon_cpu_s)
+        scpu=$(field "$line" store_cpu_s)
+        per=$(awk -v c="$dcpu" -v n="$n" 'BEGIN { if (c == "?" || n == 0) print "?"; else printf "%.0f µs", c * 1e6 / n }')
+        sper=$(awk -v c="$scpu" -v n="$n" 'BEGIN { if (c == "-" || n == 0) print "—"; else printf "%.0f µs", c * 1e6 / n }')
+        if [ "$scpu" = - ]; then scpu="—"; else scpu="$scpu s"; fi
+        kb=$(field "$line" store_kb)
+        if [ "$kb" = - ]; then
+            disk="—"
+        else
+            disk=$(awk -v k="$kb" 'BEGIN { printf "%.0f MB", k / 1024 }')
+        fi
         p=$(field "$line" daemon_problem_lines)
         if [ "$p" -eq 0 ]; then
             log="clean"
         else
-            log="$p line(s) that look like trouble, the first: \`$(head -n 1 "$tmp/problems-$b" | cut -c 1-160 | tr -d '`|')\`"
+            log="$p line(s) that look like trouble, the first: \`$(head -n 1 "$tmp/problems-$st-$b" | cut -c 1-160 | tr -d '`|')\`"
         fi
-        printf '| %s | %s | %.0f MB | %s s | %s | %s%% | %s |\n' "$b" "$n" \
-            "$(awk -v k="$(field "$line" store_kb)" 'BEGIN { print k / 1024 }')" \
-            "$cpu" "$per" "$(field "$line" others_pct)" "$log"
+        printf '| %s | %s | %s | %s | %s s | %s | %s | %s | %s%% | %s |\n' \
+            "$(store_name "$st")" "$b" "$n" "$disk" "$dcpu" "$per" "$scpu" "$sper" \
+            "$(field "$line" others_pct)" "$log"
     done <"$notes"
     if [ -n "$decode" ]; then
         cat <<EOF

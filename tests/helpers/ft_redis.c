@@ -3,7 +3,7 @@
  *
  * Runs `redis-server` in the foreground as a child process, bound to
  * 127.0.0.1 on a free port, with a fresh temporary directory as its working
- * directory, no snapshots and no append-only file; its output goes to
+ * directory, no snapshots; an append-only file synced on every write; its output goes to
  * DIR/redis.log.  The child dies with the test process (PR_SET_PDEATHSIG),
  * so a crashed test leaves no server behind.
  */
