@@ -477,8 +477,8 @@ static void metrics_text(ft_server *s, ft_buf *b)
         {"fedtrace_evicted_traces_total", "Traces evicted to stay within the disk budget.", &m->evicted_traces, "counter"},
         {"fedtrace_swept_entries_total", "Expired store entries removed.", &m->swept_entries, "counter"},
         {"fedtrace_api_requests_total", "Requests to the UI listener.", &m->api_requests, "counter"},
-        {"fedtrace_store_bytes", "Bytes of store pages in use (lmdb).", &m->store_bytes, "gauge"},
-        {"fedtrace_store_entries", "Entries in the store (lmdb, memory).", &m->store_entries, "gauge"},
+        {"fedtrace_store_bytes", "Bytes the store takes: lmdb pages in use, the postgres table's size; 0 for redis.", &m->store_bytes, "gauge"},
+        {"fedtrace_store_entries", "Entries in the store (postgres: an estimate).", &m->store_entries, "gauge"},
     };
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
         ft_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", simple[i].name,
