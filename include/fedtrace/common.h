@@ -139,6 +139,10 @@ bool ft_arena_cleanup(ft_arena *a, void (*fn)(void *), void *data);
 ft_code ft_read_file(const char *path, size_t max, char **data, size_t *len,
                      ft_err *err);
 
+/* Compares two byte strings in time that depends only on their lengths
+ * (for secrets: tokens, passwords).  True when equal. */
+bool ft_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
 /* Wall clock in milliseconds since the epoch.  Tests may replace it (the
  * TTL sweeper and expiry checks read it) with ft_clock_set; NULL restores
  * the system clock. */

@@ -23,6 +23,9 @@ typedef struct serve_settings {
     uint64_t threads;
     uint64_t max_inflight;
     int64_t sweep_interval_ms;
+    char *otlp_token;
+    char *api_token;
+    bool allow_unauthenticated;
 } serve_settings;
 
 #define OPT(name, type, field, def, metavar, help) \
@@ -52,6 +55,12 @@ static const ft_opt k_opts[] = {
         "OTLP requests received or stored at once before answering 429"),
     OPT("sweep-interval", FT_OPT_DURATION, sweep_interval_ms, "60s", "DURATION",
         "how often expired data is removed"),
+    OPT("otlp-token", FT_OPT_STR, otlp_token, NULL, "TOKEN",
+        "require \"Authorization: Bearer TOKEN\" on OTLP requests"),
+    OPT("api-token", FT_OPT_STR, api_token, NULL, "TOKEN",
+        "require \"Authorization: Bearer TOKEN\" on /api and /metrics"),
+    OPT("allow-unauthenticated", FT_OPT_BOOL, allow_unauthenticated, "false", NULL,
+        "let the API listen beyond loopback without --api-token"),
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])
 
@@ -139,6 +148,9 @@ int ft_serve_main(int argc, char **argv)
         .disk_budget = strncmp(st.store ? st.store : "", "lmdb:", 5) == 0 ? st.disk_budget : 0,
         .threads = st.threads,
         .max_inflight = st.max_inflight,
+        .otlp_token = st.otlp_token,
+        .api_token = st.api_token,
+        .allow_open_ui = st.allow_unauthenticated,
         .out = stdout,
     };
     ft_server *srv = NULL;

@@ -170,7 +170,8 @@ static void security_headers(struct MHD_Response *r)
 
 static enum MHD_Result respond(struct MHD_Connection *c, int status,
                                const char *ctype, const void *body, size_t len,
-                               unsigned retry_after, const char *allow)
+                               unsigned retry_after, const char *allow,
+                               const char *www_authenticate)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
@@ -186,9 +187,26 @@ static enum MHD_Result respond(struct MHD_Connection *c, int status,
     }
     if (allow != NULL)
         MHD_add_response_header(r, "Allow", allow);
+    if (www_authenticate != NULL)
+        MHD_add_response_header(r, "WWW-Authenticate", www_authenticate);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* True when no token is required, or the request carries it as a bearer
+ * token.  The comparison takes the same time however close a guess is. */
+static bool bearer_ok(struct MHD_Connection *c, const char *token)
+{
+    if (token == NULL || *token == '\0')
+        return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    const char *given = h + 7;
+    while (*given == ' ')
+        given++;
+    return ft_ct_equal(given, strlen(given), token, strlen(token));
 }
 
 static const char *ct_name(ft_content_type ct)
@@ -219,9 +237,10 @@ static enum MHD_Result otlp_reply(ft_server *s, struct MHD_Connection *c,
     ft_otlp_result *res = &q->res;
     atomic_fetch_add(&s->m.requests[q->sig][status_index(res->status)], 1);
     if (!ft_buf_ok(&res->body))
-        return respond(c, 500, "text/plain", "out of memory", 13, 0, NULL);
+        return respond(c, 500, "text/plain", "out of memory", 13, 0, NULL, NULL);
     return respond(c, res->status, ct_name(res->ct), res->body.ptr ? res->body.ptr : "",
-                   res->body.len, res->retry_after, allow);
+                   res->body.len, res->retry_after, allow,
+                   res->status == 401 ? "Bearer realm=\"fedtrace otlp\"" : NULL);
 }
 
 static void otlp_store(ft_server *s, otlp_req *q)
@@ -311,6 +330,11 @@ static enum MHD_Result otlp_access(void *cls, struct MHD_Connection *c,
         }
         if (strcmp(method, "POST") != 0) {
             ft_otlp_error(&q->res, q->ct, 405, "method not allowed; use POST");
+            return MHD_YES;
+        }
+        if (!bearer_ok(c, s->o.otlp_token)) {
+            ft_otlp_error(&q->res, q->ct, 401,
+                          "this receiver needs \"Authorization: Bearer <token>\"");
             return MHD_YES;
         }
         if (!known_ct) {
@@ -408,7 +432,8 @@ static enum MHD_Result json_error(struct MHD_Connection *c, int status,
     ft_buf_printf(&b, ",\"status\":%d}", status);
     enum MHD_Result r = ft_buf_ok(&b)
                             ? respond(c, status, "application/json", b.ptr, b.len,
-                                      retry_after, status == 405 ? "GET, HEAD" : NULL)
+                                      retry_after, status == 405 ? "GET, HEAD" : NULL,
+                                      status == 401 ? "Bearer realm=\"fedtrace api\"" : NULL)
                             : MHD_NO;
     ft_buf_free(&b);
     return r;
@@ -427,7 +452,7 @@ static enum MHD_Result json_texts(struct MHD_Connection *c, const ft_str *v,
     }
     ft_buf_putc(&b, ']');
     enum MHD_Result r = ft_buf_ok(&b)
-                            ? respond(c, 200, "application/json", b.ptr, b.len, 0, NULL)
+                            ? respond(c, 200, "application/json", b.ptr, b.len, 0, NULL, NULL)
                             : MHD_NO;
     ft_buf_free(&b);
     return r;
@@ -628,13 +653,17 @@ static enum MHD_Result ui_access(void *cls, struct MHD_Connection *c,
         bool down = atomic_load(&s->store_failing);
         const char *body = down ? "{\"status\":\"store failing\"}\n" : "{\"status\":\"ok\"}\n";
         return respond(c, down ? 503 : 200, "application/json", body, strlen(body),
-                       down ? FT_RETRY_AFTER_S : 0, NULL);
+                       down ? FT_RETRY_AFTER_S : 0, NULL, NULL);
     }
+    bool guarded = strcmp(url, "/metrics") == 0 || strncmp(url, "/api/", 5) == 0 ||
+                   strcmp(url, "/api") == 0;
+    if (guarded && !bearer_ok(c, s->o.api_token))
+        return json_error(c, 401, "this API needs \"Authorization: Bearer <token>\"", 0);
     if (strcmp(url, "/metrics") == 0) {
         ft_buf b = {0};
         metrics_text(s, &b);
         enum MHD_Result r = ft_buf_ok(&b)
-                                ? respond(c, 200, "text/plain; version=0.0.4", b.ptr, b.len, 0, NULL)
+                                ? respond(c, 200, "text/plain; version=0.0.4", b.ptr, b.len, 0, NULL, NULL)
                                 : MHD_NO;
         ft_buf_free(&b);
         return r;
@@ -731,6 +760,38 @@ static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
     return FT_OK;
 }
 
+static bool loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+/* Traces hold what remote servers sent and what users did: without
+ * authentication the UI may only listen on loopback, unless told so. */
+static ft_code check_ui_exposure(const ft_server_opts *o, ft_err *err)
+{
+    const char *spec = o->ui_listen;
+    if (spec == NULL || *spec == '\0' || strcmp(spec, "off") == 0 ||
+        (o->api_token != NULL && *o->api_token) || o->allow_open_ui)
+        return FT_OK;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    ft_code rc = parse_listen("ui", spec, &ss, &sl, err);
+    if (rc != FT_OK || loopback(&ss))
+        return rc;
+    return ft_err_set(err, FT_INVAL, 0,
+                      "refusing to serve the API on %s without authentication: "
+                      "set --api-token, or --allow-unauthenticated to accept that",
+                      spec);
+}
+
 static void ui_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -782,6 +843,8 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
     }
     if (rc == FT_OK)
         rc = start_daemon(s, "otlp", opts->otlp_listen, otlp_access, otlp_completed, &s->otlp, err);
+    if (rc == FT_OK)
+        rc = check_ui_exposure(opts, err);
     if (rc == FT_OK)
         rc = start_daemon(s, "ui", opts->ui_listen, ui_access, ui_completed, &s->ui, err);
     if (rc == FT_OK && s->otlp == NULL && s->ui == NULL)

@@ -23,6 +23,9 @@ typedef struct ft_server_opts {
     uint64_t disk_budget;    /* bytes of LMDB pages in use; 0: none */
     uint64_t threads;        /* per listener */
     uint64_t max_inflight;   /* requests stored at once before 429 */
+    const char *otlp_token;  /* OTLP needs "Authorization: Bearer" this; NULL: none */
+    const char *api_token;   /* /api and /metrics need it; NULL: none */
+    bool allow_open_ui;      /* let the UI listen beyond loopback without auth */
     FILE *out;               /* where the "listening on" lines go */
 } ft_server_opts;
 

@@ -109,3 +109,14 @@ const char *ft_status_code_name(ft_status_code code)
     }
     return "UNSET";
 }
+
+bool ft_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    /* walk the expected length whatever the input, so that timing says
+     * nothing about how much of a guess was right */
+    const volatile unsigned char *x = a, *y = b;
+    unsigned diff = alen != blen;
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned)(i < alen ? x[i] : 0) ^ y[i];
+    return diff == 0;
+}

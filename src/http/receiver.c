@@ -61,6 +61,8 @@ static int rpc_code(int status)
     case 400:
     case 415:
         return 3; /* INVALID_ARGUMENT */
+    case 401:
+        return 16; /* UNAUTHENTICATED */
     case 404:
         return 5; /* NOT_FOUND */
     case 405:

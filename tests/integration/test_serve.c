@@ -82,11 +82,12 @@ static uint8_t *fixture(int i, size_t *len)
     return b;
 }
 
-/* A metric's value from /metrics (first sample whose line starts with name). */
-static double metric(int ui_port, const char *name)
+/* A metric's value from /metrics (first sample whose line starts with name),
+ * asked with the given headers (a token). */
+static double metric_with(int ui_port, const char *const *headers, const char *name)
 {
     ft_http_resp r;
-    assert_int_equal(ft_http_once(ui_port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    assert_int_equal(ft_http_once(ui_port, "GET", "/metrics", headers, NULL, 0, &r), 0);
     assert_int_equal(r.status, 200);
     double v = -1;
     size_t nl = strlen(name);
@@ -99,6 +100,11 @@ static double metric(int ui_port, const char *name)
     }
     ft_http_resp_free(&r);
     return v;
+}
+
+static double metric(int ui_port, const char *name)
+{
+    return metric_with(ui_port, NULL, name);
 }
 
 /* ---- requests built by hand ---- */
@@ -775,6 +781,66 @@ static void test_listeners_off_and_bad_flags(void **state)
     env_end(&e);
 }
 
+/* Bearer tokens: OTLP and the API each need their own when set; health
+ * stays open; an API beyond loopback needs a token or an explicit flag. */
+static void test_auth(void **state)
+{
+    (void)state;
+    env e;
+    const char *const extra[] = {"--otlp-token", "ingest-secret", "--api-token", "read-secret", NULL};
+    env_start(&e, "serve-auth", "", extra);
+    size_t len;
+    uint8_t *b = fixture(1, &len);
+    ft_http_resp r;
+    assert_int_equal(post(e.d.otlp_port, b, len, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    char *wa = ft_http_header(&r, "WWW-Authenticate");
+    assert_non_null(wa);
+    assert_non_null(strstr(wa, "Bearer"));
+    free(wa);
+    assert_int_equal(r.body[0], 0x08);
+    assert_int_equal(r.body[1], 16); /* UNAUTHENTICATED */
+    ft_http_resp_free(&r);
+    const char *const wrong[] = {"Content-Type: application/x-protobuf",
+                                 "Authorization: Bearer ingest-secreT", NULL};
+    expect_status(e.d.otlp_port, "POST", "/v1/traces", wrong, b, len, 401);
+    const char *const other[] = {"Content-Type: application/x-protobuf",
+                                 "Authorization: Bearer read-secret", NULL};
+    expect_status(e.d.otlp_port, "POST", "/v1/traces", other, b, len, 401);
+    const char *const right[] = {"Content-Type: application/x-protobuf",
+                                 "Authorization: Bearer ingest-secret", NULL};
+    expect_status(e.d.otlp_port, "POST", "/v1/traces", right, b, len, 200);
+    free(b);
+
+    expect_status(e.d.ui_port, "GET", "/api/traces", NULL, NULL, 0, 401);
+    expect_status(e.d.ui_port, "GET", "/metrics", NULL, NULL, 0, 401);
+    expect_status(e.d.ui_port, "GET", "/healthz", NULL, NULL, 0, 200);
+    const char *const api[] = {"Authorization: Bearer read-secret", NULL};
+    expect_status(e.d.ui_port, "GET", "/api/traces", api, NULL, 0, 200);
+    expect_status(e.d.ui_port, "GET", "/metrics", api, NULL, 0, 200);
+    const char *const api_wrong[] = {"Authorization: Bearer ingest-secret", NULL};
+    expect_status(e.d.ui_port, "GET", "/api/traces", api_wrong, NULL, 0, 401);
+    assert_true(metric_with(e.d.ui_port, api, "fedtrace_otlp_requests_total{signal=\"traces\",status=\"401\"}") == 3);
+    int st = ft_daemon_stop(&e.d, SIGTERM);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* beyond loopback: refused without a token, accepted when told */
+    const char *const open_ui[] = {"--ui-listen", "0.0.0.0:0", NULL};
+    assert_int_equal(ft_daemon_start(&e.d, e.store, e.log, open_ui), -1);
+    uint8_t *log = ft_test_read_file(e.log, NULL);
+    assert_non_null(strstr((char *)log, "refusing to serve the API on 0.0.0.0:0 without authentication"));
+    free(log);
+    const char *const allowed[] = {"--ui-listen", "0.0.0.0:0", "--allow-unauthenticated", NULL};
+    assert_int_equal(ft_daemon_start(&e.d, e.store, e.log, allowed), 0);
+    expect_status(e.d.ui_port, "GET", "/api/traces", NULL, NULL, 0, 200);
+    const char *const tokened[] = {"--ui-listen", "0.0.0.0:0", "--api-token", "x", NULL};
+    st = ft_daemon_stop(&e.d, SIGTERM);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(ft_daemon_start(&e.d, e.store, e.log, tokened), 0);
+    expect_status(e.d.ui_port, "GET", "/api/traces", NULL, NULL, 0, 401);
+    env_end(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_disk_budget),
         cmocka_unit_test(test_sigkill_loses_nothing_acknowledged),
         cmocka_unit_test(test_listeners_off_and_bad_flags),
+        cmocka_unit_test(test_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,13 +159,25 @@ static void test_read_file(void **s)
     assert_non_null(strstr(err.msg, "no-such-file"));
 }
 
+static void test_ct_equal(void **state)
+{
+    (void)state;
+    assert_true(ft_ct_equal("secret", 6, "secret", 6));
+    assert_false(ft_ct_equal("secreT", 6, "secret", 6));
+    assert_false(ft_ct_equal("secret-and-more", 15, "secret", 6));
+    assert_false(ft_ct_equal("secre", 5, "secret", 6));
+    assert_false(ft_ct_equal("", 0, "secret", 6));
+    assert_true(ft_ct_equal("", 0, "", 0));
+    assert_false(ft_ct_equal("a\0b", 3, "a\0c", 3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),  cmocka_unit_test(test_arena),
         cmocka_unit_test(test_alloc_hook),   cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_json_numbers), cmocka_unit_test(test_iso8601_and_hex),
-        cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_read_file),    cmocka_unit_test(test_ct_equal),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
