@@ -162,10 +162,16 @@ static double now_s(void)
 
 /* ---- responses ---- */
 
+/* Every answer is data, never a page to run or frame: what it contains
+ * came partly from remote servers. */
 static void security_headers(struct MHD_Response *r)
 {
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, int status,

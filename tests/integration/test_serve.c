@@ -817,6 +817,18 @@ static void test_auth(void **state)
     expect_status(e.d.ui_port, "GET", "/healthz", NULL, NULL, 0, 200);
     const char *const api[] = {"Authorization: Bearer read-secret", NULL};
     expect_status(e.d.ui_port, "GET", "/api/traces", api, NULL, 0, 200);
+    /* answers are data: not sniffed, not framed, no scripts */
+    assert_int_equal(ft_http_once(e.d.ui_port, "GET", "/api/traces", api, NULL, 0, &r), 0);
+    char *csp = ft_http_header(&r, "Content-Security-Policy");
+    char *nosniff = ft_http_header(&r, "X-Content-Type-Options");
+    assert_non_null(csp);
+    assert_non_null(strstr(csp, "frame-ancestors 'none'"));
+    assert_non_null(strstr(csp, "default-src 'none'"));
+    assert_non_null(nosniff);
+    assert_string_equal(nosniff, "nosniff");
+    free(csp);
+    free(nosniff);
+    ft_http_resp_free(&r);
     expect_status(e.d.ui_port, "GET", "/metrics", api, NULL, 0, 200);
     const char *const api_wrong[] = {"Authorization: Bearer ingest-secret", NULL};
     expect_status(e.d.ui_port, "GET", "/api/traces", api_wrong, NULL, 0, 401);
