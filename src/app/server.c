@@ -878,9 +878,12 @@ void ft_server_maintain(ft_server *s, bool sweep)
         }
     }
     /* traces another writer (Fedify's own exporter) stored on a shared
-     * store become visible in the recent list */
+     * store become visible in the recent list; it reads every summary, so
+     * only where another writer can exist (LMDB and memory are ours) */
     size_t adopted = 0;
-    if (sweep && ft_exporter_adopt(w->ex, &adopted, &err) != FT_OK)
+    const char *scheme = ft_kv_scheme(w->kv);
+    bool shared = strcmp(scheme, "redis") == 0 || strcmp(scheme, "postgres") == 0;
+    if (sweep && shared && ft_exporter_adopt(w->ex, &adopted, &err) != FT_OK)
         ft_logf("indexing traces written by others failed: %s", err.msg);
     else if (adopted)
         ft_logf("indexed %zu traces written by another exporter", adopted);
