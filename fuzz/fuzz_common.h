@@ -89,4 +89,56 @@ static inline void check_failure(ft_code rc, const ft_err *err)
         abort(); /* failures always say why */
 }
 
+/*
+ * The JSON fuzzers' run, shared by traces and logs.  decode() decodes into
+ * the arena, checks a successful result (reading every byte it points at)
+ * and gives its item count.  An input that decodes is decoded again with
+ * the arena capped at exactly what it used (the same result, unless the
+ * up-front estimate of jansson's tree is the larger need: FT_NOMEM) and at
+ * half of it (FT_NOMEM).  Failures carry the decoder's message prefix.
+ */
+typedef ft_code (*fuzz_decode_fn)(const uint8_t *data, size_t size,
+                                  ft_arena *arena, size_t *n, ft_err *err);
+
+static inline ft_code fuzz_decode_capped(fuzz_decode_fn decode,
+                                         const uint8_t *data, size_t size,
+                                         size_t cap, size_t *n)
+{
+    ft_arena *arena = ft_arena_create(cap);
+    if (arena == NULL)
+        abort();
+    ft_err err = {0};
+    ft_code rc = decode(data, size, arena, n, &err);
+    if (rc != FT_OK)
+        check_failure(rc, &err);
+    ft_arena_destroy(arena);
+    return rc;
+}
+
+static inline void fuzz_json_run(fuzz_decode_fn decode, const uint8_t *data,
+                                 size_t size)
+{
+    ft_arena *arena = ft_arena_create(ARENA_CAP);
+    if (arena == NULL)
+        return;
+    ft_err err = {0};
+    size_t n = 0, again_n = 0;
+    ft_code rc = decode(data, size, arena, &n, &err);
+    if (rc == FT_OK) {
+        size_t used = ft_arena_used(arena);
+        if (used > 0) {
+            ft_code again = fuzz_decode_capped(decode, data, size, used, &again_n);
+            if (again == FT_OK ? again_n != n : again != FT_NOMEM)
+                abort();
+            if (fuzz_decode_capped(decode, data, size, used / 2, &again_n) != FT_NOMEM)
+                abort();
+        }
+    } else {
+        check_failure(rc, &err);
+        if (strncmp(err.msg, "OTLP JSON: ", 11) != 0)
+            abort();
+    }
+    ft_arena_destroy(arena);
+}
+
 #endif

@@ -40,49 +40,19 @@ static void check_spans(const ft_span_batch *b)
     }
 }
 
-static ft_code decode_capped(const uint8_t *data, size_t size, size_t cap,
-                             size_t *n)
+static ft_code decode(const uint8_t *data, size_t size, ft_arena *arena,
+                      size_t *n, ft_err *err)
 {
-    ft_arena *arena = ft_arena_create(cap);
-    if (arena == NULL)
-        abort();
     ft_span_batch b;
-    ft_err err = {0};
-    ft_code rc = ft_otlp_decode_traces_json(data, size, arena, &b, &err);
+    ft_code rc = ft_otlp_decode_traces_json(data, size, arena, &b, err);
     if (rc == FT_OK)
         check_spans(&b);
-    else
-        check_failure(rc, &err);
     *n = b.n;
-    ft_arena_destroy(arena);
     return rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ft_arena *arena = ft_arena_create(ARENA_CAP);
-    if (arena == NULL)
-        return 0;
-    ft_span_batch b;
-    ft_err err = {0};
-    ft_code rc = ft_otlp_decode_traces_json(data, size, arena, &b, &err);
-    if (rc == FT_OK) {
-        check_spans(&b);
-        size_t used = ft_arena_used(arena), n;
-        if (used > 0) {
-            /* at exactly what the batch used it decodes the same, unless
-             * the up-front estimate of jansson's tree is the larger need */
-            ft_code again = decode_capped(data, size, used, &n);
-            if (again == FT_OK ? n != b.n : again != FT_NOMEM)
-                abort();
-            if (decode_capped(data, size, used / 2, &n) != FT_NOMEM)
-                abort();
-        }
-    } else {
-        check_failure(rc, &err);
-        if (strncmp(err.msg, "OTLP JSON: ", 11) != 0)
-            abort();
-    }
-    ft_arena_destroy(arena);
+    fuzz_json_run(decode, data, size);
     return 0;
 }

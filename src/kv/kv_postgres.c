@@ -1333,16 +1333,25 @@ static long affected(PGresult *r)
     return s && *s ? strtol(s, NULL, 10) : -1;
 }
 
+/* The start of a call: a live connection, and a scratch arena for the
+ * parameters (the caller destroys it). */
+static ft_code pg_begin(pg_state *st, ft_arena **a, ft_err *err)
+{
+    ft_code code = pg_ready(st, err);
+    if (code != FT_OK)
+        return code;
+    *a = ft_arena_create(0);
+    return *a ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+}
+
 static ft_code pg_get(void *state, ft_kv_key key, ft_arena *arena,
                       ft_str *value, ft_err *err)
 {
     pg_state *st = state;
-    ft_code code = pg_ready(st, err);
+    ft_arena *a;
+    ft_code code = pg_begin(st, &a, err);
     if (code != FT_OK)
         return code;
-    ft_arena *a = ft_arena_create(0);
-    if (a == NULL)
-        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     params p = {0};
     if ((code = alloc_key(a, key, false, &p.vals[0], &p.lens[0], err)) != FT_OK) {
         ft_arena_destroy(a);
@@ -1375,12 +1384,10 @@ static ft_code op_params(ft_arena *a, const ft_kv_op *op, params *p, ft_err *err
 static ft_code pg_batch(void *state, const ft_kv_op *ops, size_t n, ft_err *err)
 {
     pg_state *st = state;
-    ft_code code = pg_ready(st, err);
+    ft_arena *a;
+    ft_code code = pg_begin(st, &a, err);
     if (code != FT_OK)
         return code;
-    ft_arena *a = ft_arena_create(0);
-    if (a == NULL)
-        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     /* every parameter is built before anything is sent */
     params *ps = ft_arena_calloc(a, n * sizeof *ps);
     if (ps == NULL)
@@ -1431,12 +1438,10 @@ static ft_code pg_list(void *state, ft_kv_key prefix, const ft_kv_list_opts *opt
                        ft_err *err)
 {
     pg_state *st = state;
-    ft_code code = pg_ready(st, err);
+    ft_arena *a;
+    ft_code code = pg_begin(st, &a, err);
     if (code != FT_OK)
         return code;
-    ft_arena *a = ft_arena_create(0);
-    if (a == NULL)
-        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     params p = {0};
     ft_kv_key none = {NULL, 0};
     code = alloc_key(a, prefix, false, &p.vals[0], &p.lens[0], err);
@@ -1487,12 +1492,10 @@ static ft_code pg_cas(void *state, ft_kv_key key, const ft_str *expected,
                       const ft_str *value, int64_t ttl_ms, ft_err *err)
 {
     pg_state *st = state;
-    ft_code code = pg_ready(st, err);
+    ft_arena *a;
+    ft_code code = pg_begin(st, &a, err);
     if (code != FT_OK)
         return code;
-    ft_arena *a = ft_arena_create(0);
-    if (a == NULL)
-        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     params p = {0};
     int id;
     code = alloc_key(a, key, false, &p.vals[0], &p.lens[0], err);
