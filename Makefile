@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 STORE      ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan run test test-normal test-asan fuzz bench clean
+.PHONY: all deps test-deps build build-asan run test test-normal test-asan fuzz bench clean
 
 all: build
 
@@ -27,7 +27,11 @@ build-asan: deps
 run: build
 	./$(BUILD)/fedtrace serve $(if $(STORE),--store $(STORE))
 
-test: test-normal test-asan
+test: test-deps test-normal test-asan
+
+# the browser tests' Chromium, on top of what the build needs
+test-deps:
+	@sh scripts/deps.sh test
 
 test-normal: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

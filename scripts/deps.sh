@@ -5,12 +5,15 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
 liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev \
-libmicrohttpd-dev libhiredis-dev libpq-dev redis-server postgresql"
+libmicrohttpd-dev libhiredis-dev libpq-dev libcurl4-openssl-dev redis-server \
+postgresql"
 
 # `scripts/deps.sh bench` adds what only `make bench` needs: protobuf-c,
-# for the decoder comparison (bench/decode_compare.c)
+# for the decoder comparison (bench/decode_compare.c); `scripts/deps.sh
+# test` adds Chromium, which the dashboard's browser tests drive
 case "${1:-}" in
 bench) PACKAGES="$PACKAGES protobuf-c-compiler libprotobuf-c-dev" ;;
+test) PACKAGES="$PACKAGES chromium" ;;
 esac
 
 missing=""

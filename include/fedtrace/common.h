@@ -38,7 +38,8 @@ extern "C" {
     X(DECODE, 9, "malformed input")                                          \
     X(TOO_LARGE, 10, "input exceeds the size limit")                         \
     X(AGAIN, 11, "temporarily unavailable, try again")                       \
-    X(CORRUPT, 12, "stored data is corrupt")
+    X(CORRUPT, 12, "stored data is corrupt")                                 \
+    X(CLOSED, 13, "shutting down")
 
 typedef enum ft_code {
 #define FT__ENUM(name, num, msg) FT_##name = (num),

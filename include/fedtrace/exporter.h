@@ -83,25 +83,88 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
 ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
                                 ft_export_stats *stats, ft_err *err);
 
-/* Fedify's TraceSummary. */
+/*
+ * Fedify's TraceSummary (trace_id .. activity_types), and what fedtrace
+ * adds for lists and filters.  Directions, actors and hosts come from the
+ * activity records; services and has_error from the trace's spans (LIST
+ * strategy: a small index written with the spans; CAS: read from the spans
+ * themselves).  A trace stored by Fedify's exporter alone has no spans, so
+ * no services.
+ */
 typedef struct ft_trace_summary {
     char trace_id[33];
     char timestamp[25]; /* ISO 8601 of the first activity */
     size_t activity_count;
     ft_str *activity_types; /* JSON values (usually strings), in order */
     size_t n_activity_types;
+    int64_t first_ms;   /* timestamp in ms since the epoch */
+    unsigned directions; /* bit 1: inbound, bit 2: outbound */
+    bool verification_failed; /* an inbound record has verified == false */
+    bool has_error;           /* a span has status ERROR */
+    ft_str *actors;           /* distinct actorId values (text) */
+    size_t n_actors;
+    ft_str *hosts;            /* distinct lower-case hosts of actorId, activityId, inboxUrl */
+    size_t n_hosts;
+    ft_str *services;         /* distinct service.name of its spans, sorted */
+    size_t n_services;
 } ft_trace_summary;
+
+enum { FT_DIR_INBOUND = 1, FT_DIR_OUTBOUND = 2 };
+
+/*
+ * What a listed trace must have; every field set must match (AND).  Zero
+ * fields match everything.  Strings are borrowed.
+ */
+typedef struct ft_trace_filter {
+    /* An activity type: the full IRI, or its short name ("Follow" matches
+     * "https://www.w3.org/ns/activitystreams#Follow" and "Follow"). */
+    const char *activity_type;
+    unsigned direction;       /* FT_DIR_*; 0: any */
+    const char *actor;        /* substring of an actorId, case-insensitive */
+    const char *host;         /* a host (exact, case-insensitive) in hosts */
+    bool verification_failed; /* only traces with a failed verification */
+    const char *service;      /* exact service.name */
+    bool has_error;           /* only traces with an error span */
+    int64_t since_ms;         /* first activity at or after; 0: unbounded */
+    int64_t until_ms;         /* first activity before; 0: unbounded */
+} ft_trace_filter;
+
+/*
+ * Sets one field of f from its name in the API's query string (and the
+ * CLI's flags): type, direction (inbound|outbound), actor, host,
+ * verification (failed), service, error (true|false|1|0), since, until.
+ * Times are RFC 3339 ("2026-11-26T12:00:00Z", offsets allowed), ms since
+ * the epoch, or a duration back from now ("15m", "2h", "7d").  value is
+ * borrowed (strings point into it).  FT_INVAL with a message naming the
+ * parameter for a bad value, FT_NOTFOUND for an unknown name.
+ */
+ft_code ft_trace_filter_set(ft_trace_filter *f, const char *name,
+                            const char *value, ft_err *err);
+/* Names ft_trace_filter_set accepts, NULL-terminated. */
+extern const char *const ft_trace_filter_names[];
+
+/* Whether s matches f (f NULL matches). */
+bool ft_trace_filter_match(const ft_trace_filter *f, const ft_trace_summary *s);
+
+/* Copies s and everything it points to into arena.  false: out of memory. */
+bool ft_trace_summary_copy(ft_trace_summary *dst, const ft_trace_summary *s,
+                           ft_arena *arena);
 
 typedef struct ft_recent_opts {
     size_t limit;       /* 0: 20 */
     const char *cursor; /* from a previous page's next_cursor; NULL: newest */
+    const ft_trace_filter *filter; /* NULL: every trace */
+    /* With a filter: how many traces to examine at most before answering
+     * with fewer than limit (and a cursor to go on from); 0: 5000. */
+    size_t max_scan;
 } ft_recent_opts;
 
 /*
- * Traces with activities, newest first (by their first activity).  Costs
- * O(limit) reads through the time index.  *next_cursor is an arena string
- * to pass for the next page, or NULL when there is no more.  All results
- * live in `arena`.
+ * Traces with activities, newest first (by their first activity), that
+ * match opts->filter.  Costs O(limit) reads through the time index without
+ * a filter, O(examined) with one (bounded by max_scan; a time range bounds
+ * the index walk itself).  *next_cursor is an arena string to pass for the
+ * next page, or NULL when there is no more.  All results live in `arena`.
  */
 ft_code ft_exporter_recent_traces(ft_exporter *ex, const ft_recent_opts *opts,
                                   ft_arena *arena, ft_trace_summary **out,
@@ -150,9 +213,23 @@ ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
  */
 ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err);
 
-/* Renders summaries as Fedify's JSON array of TraceSummary. */
+/* Renders summaries as Fedify's JSON array of TraceSummary, each object
+ * with fedtrace's fields added: "directions" (["inbound", "outbound"]),
+ * "actors", "hosts", "services", "hasError", "verificationFailed". */
 ft_code ft_trace_summaries_json(const ft_trace_summary *s, size_t n,
                                 ft_arena *arena, ft_str *out, ft_err *err);
+/* One summary as a JSON object, appended to b. */
+struct ft_buf; /* src/core/buf.h */
+void ft_trace_summary_json(struct ft_buf *b, const ft_trace_summary *s);
+
+/*
+ * A whole trace as an OTLP/JSON ExportTraceServiceRequest: its stored spans
+ * (ft_exporter_spans) grouped back into resourceSpans / scopeSpans.  The
+ * result can be sent to any OTLP/HTTP JSON receiver.
+ */
+ft_code ft_exporter_trace_otlp_json(ft_exporter *ex, const char *trace_id,
+                                    ft_arena *arena, ft_str *out, size_t *n_spans,
+                                    ft_err *err);
 
 #ifdef __cplusplus
 }

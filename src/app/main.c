@@ -200,7 +200,7 @@ static int cmd_traces(const cli *c)
     size_t n;
     char *next;
     ft_err err = {0};
-    ft_recent_opts o = {c->limit ? c->limit : 20, c->cursor};
+    ft_recent_opts o = {.limit = c->limit ? c->limit : 20, .cursor = c->cursor};
     int rc = 0;
     if (ft_exporter_recent_traces(s.ex, &o, s.arena, &sum, &n, &next, &err) != FT_OK) {
         fprintf(stderr, "fedtrace: %s\n", err.msg);

@@ -26,6 +26,11 @@ typedef struct serve_settings {
     char *otlp_token;
     char *api_token;
     bool allow_unauthenticated;
+    char *ui_user;
+    char *ui_password;
+    char *session_secret;
+    int64_t session_ttl_ms;
+    char *base_path;
 } serve_settings;
 
 #define OPT(name, type, field, def, metavar, help) \
@@ -42,7 +47,9 @@ static const ft_opt k_opts[] = {
     OPT("otlp-listen", FT_OPT_STR, otlp_listen, "127.0.0.1:4318", "HOST:PORT",
         "OTLP/HTTP receiver address, or off (port 0 picks a free port)"),
     OPT("ui-listen", FT_OPT_STR, ui_listen, "127.0.0.1:8080", "HOST:PORT",
-        "API, health and metrics address, or off (port 0 picks a free port)"),
+        "dashboard, API, health and metrics address, or off (port 0 picks a free port)"),
+    OPT("base-path", FT_OPT_STR, base_path, "/", "PATH",
+        "serve the dashboard and API under PATH (behind a reverse proxy)"),
     OPT("retention", FT_OPT_DURATION, retention_ms, "72h", "DURATION",
         "how long stored data lives (0 keeps it forever)"),
     OPT("disk-budget", FT_OPT_SIZE, disk_budget, "2GiB", "SIZE",
@@ -59,15 +66,24 @@ static const ft_opt k_opts[] = {
         "require \"Authorization: Bearer TOKEN\" on OTLP requests"),
     OPT("api-token", FT_OPT_STR, api_token, NULL, "TOKEN",
         "require \"Authorization: Bearer TOKEN\" on /api and /metrics"),
+    OPT("ui-password", FT_OPT_STR, ui_password, NULL, "PASSWORD",
+        "dashboard login with this password (better: FEDTRACE_UI_PASSWORD)"),
+    OPT("ui-user", FT_OPT_STR, ui_user, NULL, "NAME",
+        "with --ui-password: log in with this user name and the password"),
+    OPT("session-secret", FT_OPT_STR, session_secret, NULL, "SECRET",
+        "signs login sessions; nodes behind one address share it (default: random)"),
+    OPT("session-ttl", FT_OPT_DURATION, session_ttl_ms, "12h", "DURATION",
+        "how long a login lasts"),
     OPT("allow-unauthenticated", FT_OPT_BOOL, allow_unauthenticated, "false", NULL,
-        "let the API listen beyond loopback without --api-token"),
+        "let the dashboard and API listen beyond loopback without a password or token"),
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])
 
 static void serve_usage(FILE *f)
 {
     fprintf(f, "usage: fedtrace serve [OPTIONS]\n\n"
-               "Receives OTLP/HTTP traces and logs, stores them, and serves the JSON API.\n"
+               "Receives OTLP/HTTP traces and logs, stores them, and serves the dashboard\n"
+               "and the JSON API.\n"
                "Every option can also be set as a FEDTRACE_* environment variable or in\n"
                "the config file; flags win over the environment, which wins over the file.\n\n"
                "options:\n");
@@ -151,6 +167,11 @@ int ft_serve_main(int argc, char **argv)
         .otlp_token = st.otlp_token,
         .api_token = st.api_token,
         .allow_open_ui = st.allow_unauthenticated,
+        .base_path = st.base_path,
+        .ui_user = st.ui_user,
+        .ui_password = st.ui_password,
+        .session_secret = st.session_secret,
+        .session_ttl_ms = st.session_ttl_ms,
         .out = stdout,
     };
     ft_server *srv = NULL;

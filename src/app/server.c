@@ -4,15 +4,11 @@
  * OTLP listener: POST /v1/traces and /v1/logs.  The body is decompressed
  * as it arrives (bounded by the body limit), then handed to
  * ft_otlp_handle (src/http/receiver.c), which decides the response.
- * UI listener: the JSON API, /healthz and /metrics.
+ * UI listener: see ui.c.
  */
-#include "app/server.h"
+#include "app/server_int.h"
 
-#include "core/buf.h"
 #include "core/unpack.h"
-#include "fedtrace/exporter.h"
-#include "fedtrace/kv.h"
-#include "http/receiver.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -44,54 +40,6 @@ void ft_logf(const char *fmt, ...)
     fprintf(stderr, "%s fedtrace: %s\n", ts, msg);
 }
 
-/* ---- metrics ---- */
-
-static const int k_statuses[] = {200, 400, 401, 404, 405, 413, 415, 429, 500, 503};
-#define N_STATUSES (sizeof k_statuses / sizeof k_statuses[0])
-static const double k_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                          0.05,   0.1,   0.25,   0.5,   1,    2.5};
-#define N_BOUNDS (sizeof k_latency_bounds / sizeof k_latency_bounds[0])
-
-typedef struct metrics {
-    atomic_uint_fast64_t requests[2][N_STATUSES + 1]; /* [signal][status] */
-    atomic_uint_fast64_t spans_accepted, spans_rejected, logs_accepted,
-        logs_rejected, activities, bytes_wire, bytes_decoded;
-    atomic_uint_fast64_t write_hist[N_BOUNDS + 1];
-    atomic_uint_fast64_t write_sum_us, write_count;
-    atomic_int_fast64_t inflight;
-    atomic_uint_fast64_t evicted_traces, swept_entries;
-    atomic_uint_fast64_t store_bytes, store_entries;
-    atomic_uint_fast64_t api_requests;
-} metrics;
-
-static size_t status_index(int status)
-{
-    for (size_t i = 0; i < N_STATUSES; i++)
-        if (k_statuses[i] == status)
-            return i;
-    return N_STATUSES; /* other */
-}
-
-/* ---- the server ---- */
-
-typedef struct worker {
-    ft_kv *kv;
-    ft_exporter *ex;
-    struct worker *next;
-} worker;
-
-struct ft_server {
-    ft_server_opts o;
-    char *store_url;
-    struct MHD_Daemon *otlp, *ui;
-    pthread_mutex_t lock;
-    worker *idle;
-    worker *maint; /* the maintenance round's own */
-    metrics m;
-    atomic_bool store_failing;
-    atomic_int_fast64_t active; /* OTLP requests begun and not yet answered */
-    time_t started;
-};
 
 static ft_code worker_open(ft_server *s, worker **out, ft_err *err)
 {
@@ -120,7 +68,7 @@ static void worker_close(worker *w)
     ft_free(w);
 }
 
-static ft_code worker_get(ft_server *s, worker **out, ft_err *err)
+ft_code ft_srv_worker_get(ft_server *s, worker **out, ft_err *err)
 {
     pthread_mutex_lock(&s->lock);
     worker *w = s->idle;
@@ -134,7 +82,7 @@ static ft_code worker_get(ft_server *s, worker **out, ft_err *err)
     return worker_open(s, out, err);
 }
 
-static void worker_put(ft_server *s, worker *w)
+void ft_srv_worker_put(ft_server *s, worker *w)
 {
     pthread_mutex_lock(&s->lock);
     w->next = s->idle;
@@ -143,7 +91,7 @@ static void worker_put(ft_server *s, worker *w)
 }
 
 /* Records a store outcome; logs the first failure and the recovery. */
-static void store_outcome(ft_server *s, ft_code rc, const ft_err *err)
+void ft_srv_store_outcome(ft_server *s, ft_code rc, const ft_err *err)
 {
     bool failing = rc != FT_OK;
     bool was = atomic_exchange(&s->store_failing, failing);
@@ -164,17 +112,21 @@ static double now_s(void)
 
 /* Every answer is data, never a page to run or frame: what it contains
  * came partly from remote servers. */
-static void security_headers(struct MHD_Response *r)
+void ft_srv_headers(struct MHD_Response *r, const char *csp)
 {
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Content-Security-Policy", csp);
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, int status,
+void ft_srv_security_headers(struct MHD_Response *r)
+{
+    ft_srv_headers(r, "default-src 'none'; frame-ancestors 'none'");
+}
+
+enum MHD_Result ft_srv_respond(struct MHD_Connection *c, int status,
                                const char *ctype, const void *body, size_t len,
                                unsigned retry_after, const char *allow,
                                const char *www_authenticate)
@@ -185,7 +137,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, int status,
         return MHD_NO;
     if (ctype != NULL)
         MHD_add_response_header(r, "Content-Type", ctype);
-    security_headers(r);
+    ft_srv_security_headers(r);
     if (retry_after) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", retry_after);
@@ -202,7 +154,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, int status,
 
 /* True when no token is required, or the request carries it as a bearer
  * token.  The comparison takes the same time however close a guess is. */
-static bool bearer_ok(struct MHD_Connection *c, const char *token)
+bool ft_srv_bearer_ok(struct MHD_Connection *c, const char *token)
 {
     if (token == NULL || *token == '\0')
         return true;
@@ -243,8 +195,8 @@ static enum MHD_Result otlp_reply(ft_server *s, struct MHD_Connection *c,
     ft_otlp_result *res = &q->res;
     atomic_fetch_add(&s->m.requests[q->sig][status_index(res->status)], 1);
     if (!ft_buf_ok(&res->body))
-        return respond(c, 500, "text/plain", "out of memory", 13, 0, NULL, NULL);
-    return respond(c, res->status, ct_name(res->ct), res->body.ptr ? res->body.ptr : "",
+        return ft_srv_respond(c, 500, "text/plain", "out of memory", 13, 0, NULL, NULL);
+    return ft_srv_respond(c, res->status, ct_name(res->ct), res->body.ptr ? res->body.ptr : "",
                    res->body.len, res->retry_after, allow,
                    res->status == 401 ? "Bearer realm=\"fedtrace otlp\"" : NULL);
 }
@@ -259,10 +211,10 @@ static void otlp_store(ft_server *s, otlp_req *q)
     atomic_fetch_add(&s->m.inflight, 1);
     worker *w = NULL;
     ft_err err = {0};
-    ft_code rc = worker_get(s, &w, &err);
+    ft_code rc = ft_srv_worker_get(s, &w, &err);
     if (rc != FT_OK) {
         atomic_fetch_sub(&s->m.inflight, 1);
-        store_outcome(s, rc, &err);
+        ft_srv_store_outcome(s, rc, &err);
         char msg[600];
         snprintf(msg, sizeof msg, "the store is not available: %s", err.msg);
         ft_otlp_error(res, q->ct, 503, msg);
@@ -294,7 +246,7 @@ static void otlp_store(ft_server *s, otlp_req *q)
             atomic_fetch_add(&s->m.write_hist[b], 1);
             atomic_fetch_add(&s->m.write_sum_us, (uint64_t)(dt * 1e6));
             atomic_fetch_add(&s->m.write_count, 1);
-            store_outcome(s, res->status == 503 ? res->code : FT_OK, &res->err);
+            ft_srv_store_outcome(s, res->status == 503 ? res->code : FT_OK, &res->err);
         }
         if (res->status == 200) {
             bool tr = q->sig == FT_SIGNAL_TRACES;
@@ -303,9 +255,11 @@ static void otlp_store(ft_server *s, otlp_req *q)
             atomic_fetch_add(tr ? &s->m.spans_rejected : &s->m.logs_rejected,
                              res->rejected);
             atomic_fetch_add(&s->m.activities, res->stored.activities);
+            if (res->stored.activities || res->stored.spans)
+                ft_srv_ui_stored(s);
         }
     }
-    worker_put(s, w);
+    ft_srv_worker_put(s, w);
     atomic_fetch_sub(&s->m.inflight, 1);
 }
 
@@ -338,7 +292,7 @@ static enum MHD_Result otlp_access(void *cls, struct MHD_Connection *c,
             ft_otlp_error(&q->res, q->ct, 405, "method not allowed; use POST");
             return MHD_YES;
         }
-        if (!bearer_ok(c, s->o.otlp_token)) {
+        if (!ft_srv_bearer_ok(c, s->o.otlp_token)) {
             ft_otlp_error(&q->res, q->ct, 401,
                           "this receiver needs \"Authorization: Bearer <token>\"");
             return MHD_YES;
@@ -427,57 +381,7 @@ static void otlp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* ---- UI listener: API, health, metrics ---- */
-
-static enum MHD_Result json_error(struct MHD_Connection *c, int status,
-                                  const char *message, unsigned retry_after)
-{
-    ft_buf b = {0};
-    ft_buf_puts(&b, "{\"error\":");
-    ft_json_cstr(&b, message);
-    ft_buf_printf(&b, ",\"status\":%d}", status);
-    enum MHD_Result r = ft_buf_ok(&b)
-                            ? respond(c, status, "application/json", b.ptr, b.len,
-                                      retry_after, status == 405 ? "GET, HEAD" : NULL,
-                                      status == 401 ? "Bearer realm=\"fedtrace api\"" : NULL)
-                            : MHD_NO;
-    ft_buf_free(&b);
-    return r;
-}
-
-/* A JSON array of stored JSON texts. */
-static enum MHD_Result json_texts(struct MHD_Connection *c, const ft_str *v,
-                                  size_t n)
-{
-    ft_buf b = {0};
-    ft_buf_putc(&b, '[');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            ft_buf_putc(&b, ',');
-        ft_buf_put(&b, v[i].ptr, v[i].len);
-    }
-    ft_buf_putc(&b, ']');
-    enum MHD_Result r = ft_buf_ok(&b)
-                            ? respond(c, 200, "application/json", b.ptr, b.len, 0, NULL, NULL)
-                            : MHD_NO;
-    ft_buf_free(&b);
-    return r;
-}
-
-/* Lower-cases a 32-hex-digit trace id in place; false when it is not one. */
-static bool trace_id_ok(char *id, size_t n)
-{
-    if (n != 32)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!isxdigit((unsigned char)id[i]))
-            return false;
-        id[i] = (char)tolower((unsigned char)id[i]);
-    }
-    return true;
-}
-
-static void metrics_text(ft_server *s, ft_buf *b)
+void ft_srv_metrics_text(ft_server *s, ft_buf *b)
 {
     metrics *m = &s->m;
     static const char *const sig_names[] = {"traces", "logs"};
@@ -522,6 +426,14 @@ static void metrics_text(ft_server *s, ft_buf *b)
                      "# TYPE fedtrace_otlp_active_requests gauge\n"
                      "fedtrace_otlp_active_requests %lld\n",
                   (long long)atomic_load(&m->inflight), (long long)atomic_load(&s->active));
+    if (s->events != NULL)
+        ft_buf_printf(b, "# HELP fedtrace_event_streams Event streams (/api/events) open now.\n"
+                         "# TYPE fedtrace_event_streams gauge\nfedtrace_event_streams %zu\n"
+                         "# HELP fedtrace_events_total Trace events (new or changed traces) sent "
+                         "to event streams.\n# TYPE fedtrace_events_total counter\n"
+                         "fedtrace_events_total %llu\n",
+                      ft_events_subscribers(s->events),
+                      (unsigned long long)ft_events_count(s->events));
     ft_buf_puts(b, "# HELP fedtrace_store_write_seconds Time to decode and store one OTLP request.\n"
                    "# TYPE fedtrace_store_write_seconds histogram\n");
     uint64_t cum = 0;
@@ -543,141 +455,6 @@ static void metrics_text(ft_server *s, ft_buf *b)
     ft_buf_printf(b, "# HELP fedtrace_start_time_seconds Start time of the process.\n"
                      "# TYPE fedtrace_start_time_seconds gauge\nfedtrace_start_time_seconds %lld\n",
                   (long long)s->started);
-}
-
-/* The API routes that need the store. */
-static enum MHD_Result api(ft_server *s, struct MHD_Connection *c,
-                           const char *url)
-{
-    worker *w;
-    ft_err err = {0};
-    ft_code rc = worker_get(s, &w, &err);
-    if (rc != FT_OK) {
-        store_outcome(s, rc, &err);
-        char msg[600];
-        snprintf(msg, sizeof msg, "the store is not available: %s", err.msg);
-        return json_error(c, 503, msg, FT_RETRY_AFTER_S);
-    }
-    ft_arena *a = ft_arena_create(0);
-    enum MHD_Result ret = MHD_NO;
-    if (a == NULL)
-        goto done;
-    if (strcmp(url, "/api/traces") == 0) {
-        const char *ls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-        const char *cur = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
-        char *end = NULL;
-        unsigned long limit = ls ? strtoul(ls, &end, 10) : 20;
-        if (ls != NULL && (*ls == '\0' || *end != '\0' || limit == 0 || limit > 1000)) {
-            ret = json_error(c, 400, "limit must be a whole number from 1 to 1000", 0);
-            goto done;
-        }
-        ft_recent_opts ro = {limit, cur && *cur ? cur : NULL};
-        ft_trace_summary *sum;
-        size_t n;
-        char *next;
-        ft_str json;
-        rc = ft_exporter_recent_traces(w->ex, &ro, a, &sum, &n, &next, &err);
-        if (rc == FT_OK)
-            rc = ft_trace_summaries_json(sum, n, a, &json, &err);
-        if (rc == FT_OK) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(
-                json.len, (void *)(uintptr_t)json.ptr, MHD_RESPMEM_MUST_COPY);
-            if (r != NULL) {
-                MHD_add_response_header(r, "Content-Type", "application/json");
-                security_headers(r);
-                if (next != NULL)
-                    MHD_add_response_header(r, "X-Next-Cursor", next);
-                ret = MHD_queue_response(c, 200, r);
-                MHD_destroy_response(r);
-            }
-        }
-    } else {
-        /* /api/traces/{id}, /api/traces/{id}/spans, /api/logs/{id} */
-        char id[64] = {0};
-        const char *rest;
-        enum { RECORDS, SPANS, LOGS } what;
-        if (strncmp(url, "/api/logs/", 10) == 0) {
-            rest = url + 10;
-            what = LOGS;
-        } else {
-            rest = url + 12; /* "/api/traces/" */
-            what = RECORDS;
-        }
-        size_t idl = strcspn(rest, "/");
-        if (what == RECORDS && strcmp(rest + idl, "/spans") == 0)
-            what = SPANS;
-        else if (rest[idl] != '\0') {
-            ret = json_error(c, 404, "no such API endpoint", 0);
-            goto done;
-        }
-        if (idl >= sizeof id || (memcpy(id, rest, idl), !trace_id_ok(id, idl))) {
-            ret = json_error(c, 400, "a trace id is 32 hexadecimal digits", 0);
-            goto done;
-        }
-        ft_str *v;
-        size_t n;
-        rc = what == RECORDS ? ft_exporter_activities(w->ex, id, a, &v, &n, &err)
-             : what == SPANS ? ft_exporter_spans(w->ex, id, a, &v, &n, &err)
-                             : ft_exporter_logs(w->ex, id, a, &v, &n, &err);
-        if (rc == FT_OK)
-            ret = json_texts(c, v, n);
-    }
-    if (rc != FT_OK) {
-        bool down = rc != FT_NOMEM && rc != FT_CORRUPT;
-        if (down)
-            store_outcome(s, rc, &err);
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s: %s", down ? "the store is not available" : "cannot read the trace", err.msg);
-        ret = json_error(c, down ? 503 : 500, msg, down ? FT_RETRY_AFTER_S : 0);
-    }
-done:
-    ft_arena_destroy(a);
-    worker_put(s, w);
-    return ret;
-}
-
-static enum MHD_Result ui_access(void *cls, struct MHD_Connection *c,
-                                 const char *url, const char *method,
-                                 const char *version, const char *upload,
-                                 size_t *upload_size, void **con_cls)
-{
-    (void)version;
-    (void)upload;
-    ft_server *s = cls;
-    if (*con_cls == NULL) {
-        *con_cls = s; /* headers seen; wait for the (ignored) body */
-        return MHD_YES;
-    }
-    if (*upload_size != 0) {
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    atomic_fetch_add(&s->m.api_requests, 1);
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return json_error(c, 405, "method not allowed; use GET", 0);
-    if (strcmp(url, "/healthz") == 0) {
-        bool down = atomic_load(&s->store_failing);
-        const char *body = down ? "{\"status\":\"store failing\"}\n" : "{\"status\":\"ok\"}\n";
-        return respond(c, down ? 503 : 200, "application/json", body, strlen(body),
-                       down ? FT_RETRY_AFTER_S : 0, NULL, NULL);
-    }
-    bool guarded = strcmp(url, "/metrics") == 0 || strncmp(url, "/api/", 5) == 0 ||
-                   strcmp(url, "/api") == 0;
-    if (guarded && !bearer_ok(c, s->o.api_token))
-        return json_error(c, 401, "this API needs \"Authorization: Bearer <token>\"", 0);
-    if (strcmp(url, "/metrics") == 0) {
-        ft_buf b = {0};
-        metrics_text(s, &b);
-        enum MHD_Result r = ft_buf_ok(&b)
-                                ? respond(c, 200, "text/plain; version=0.0.4", b.ptr, b.len, 0, NULL, NULL)
-                                : MHD_NO;
-        ft_buf_free(&b);
-        return r;
-    }
-    if (strcmp(url, "/api/traces") == 0 || strncmp(url, "/api/traces/", 12) == 0 ||
-        strncmp(url, "/api/logs/", 10) == 0)
-        return api(s, c, url);
-    return json_error(c, 404, "not found", 0);
 }
 
 /* ---- start and stop ---- */
@@ -723,7 +500,7 @@ static ft_code parse_listen(const char *what, const char *spec,
 }
 
 static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
-                            MHD_AccessHandlerCallback handler,
+                            bool per_connection, MHD_AccessHandlerCallback handler,
                             MHD_RequestCompletedCallback done,
                             struct MHD_Daemon **out, ft_err *err)
 {
@@ -735,15 +512,18 @@ static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
     ft_code rc = parse_listen(what, spec, &ss, &sl, err);
     if (rc != FT_OK)
         return rc;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    /* OTLP: a pool of epoll threads; UI: a thread per connection, so that
+     * an event stream can wait for news (ui.c) */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     (per_connection ? MHD_USE_THREAD_PER_CONNECTION : MHD_USE_EPOLL);
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    unsigned threads = s->o.threads ? (unsigned)s->o.threads : 2;
+    unsigned threads = per_connection ? 0 : s->o.threads ? (unsigned)s->o.threads : 2;
     *out = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_THREAD_POOL_SIZE, threads,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(per_connection ? 256 : 1024),
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
                             MHD_OPTION_NOTIFY_COMPLETED, done, s,
                             MHD_OPTION_END);
@@ -785,7 +565,8 @@ static ft_code check_ui_exposure(const ft_server_opts *o, ft_err *err)
 {
     const char *spec = o->ui_listen;
     if (spec == NULL || *spec == '\0' || strcmp(spec, "off") == 0 ||
-        (o->api_token != NULL && *o->api_token) || o->allow_open_ui)
+        (o->api_token != NULL && *o->api_token) || (o->ui_password != NULL && *o->ui_password) ||
+        o->allow_open_ui)
         return FT_OK;
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -793,19 +574,12 @@ static ft_code check_ui_exposure(const ft_server_opts *o, ft_err *err)
     if (rc != FT_OK || loopback(&ss))
         return rc;
     return ft_err_set(err, FT_INVAL, 0,
-                      "refusing to serve the API on %s without authentication: "
-                      "set --api-token, or --allow-unauthenticated to accept that",
+                      "refusing to serve the dashboard and API on %s without authentication: "
+                      "set --ui-password (and --ui-user) or --api-token, or "
+                      "--allow-unauthenticated to accept that",
                       spec);
 }
 
-static void ui_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    *con_cls = NULL;
-}
 
 /* `memory:` alone would give every handle its own store: share one. */
 static char *shared_url(const char *url)
@@ -848,11 +622,15 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
         ft_server_maintain(s, true); /* sweep, and index what others wrote */
     }
     if (rc == FT_OK)
-        rc = start_daemon(s, "otlp", opts->otlp_listen, otlp_access, otlp_completed, &s->otlp, err);
-    if (rc == FT_OK)
         rc = check_ui_exposure(opts, err);
     if (rc == FT_OK)
-        rc = start_daemon(s, "ui", opts->ui_listen, ui_access, ui_completed, &s->ui, err);
+        rc = ft_srv_ui_init(s, err);
+    if (rc == FT_OK)
+        rc = start_daemon(s, "otlp", opts->otlp_listen, false, otlp_access, otlp_completed,
+                          &s->otlp, err);
+    if (rc == FT_OK)
+        rc = start_daemon(s, "ui", opts->ui_listen, true, ft_srv_ui_access, ft_srv_ui_completed,
+                          &s->ui, err);
     if (rc == FT_OK && s->otlp == NULL && s->ui == NULL)
         rc = ft_err_set(err, FT_INVAL, 0, "both listeners are off: nothing to serve");
     if (rc != FT_OK) {
@@ -941,10 +719,12 @@ void ft_server_stop(ft_server *s)
     if (atomic_load(&s->active) > 0)
         ft_logf("%lld requests still unanswered after 30 s; closing them",
                 (long long)atomic_load(&s->active));
+    ft_srv_ui_close(s); /* event streams end, so their connections can */
     if (s->otlp != NULL)
         MHD_stop_daemon(s->otlp);
     if (s->ui != NULL)
         MHD_stop_daemon(s->ui);
+    ft_srv_ui_fini(s);
     for (int i = 0; i < 2; i++)
         if (fds[i] != MHD_INVALID_SOCKET)
             close(fds[i]); /* quiesce hands the listening socket to us */

@@ -26,6 +26,11 @@ typedef struct ft_server_opts {
     const char *otlp_token;  /* OTLP needs "Authorization: Bearer" this; NULL: none */
     const char *api_token;   /* /api and /metrics need it; NULL: none */
     bool allow_open_ui;      /* let the UI listen beyond loopback without auth */
+    const char *base_path;   /* the UI under this path; NULL: "/" */
+    const char *ui_user;     /* with ui_password: user name + password login */
+    const char *ui_password; /* dashboard login; NULL: none */
+    const char *session_secret; /* signs session cookies; NULL: random */
+    int64_t session_ttl_ms;  /* 0: 12 h */
     FILE *out;               /* where the "listening on" lines go */
 } ft_server_opts;
 

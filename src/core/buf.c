@@ -88,6 +88,15 @@ ft_str ft_buf_str(const ft_buf *b)
     return (ft_str){b->ptr ? b->ptr : "", b->len};
 }
 
+const char *ft_buf_cstr(ft_buf *b)
+{
+    ft_buf_putc(b, '\0');
+    if (!ft_buf_ok(b))
+        return NULL;
+    b->len--;
+    return b->ptr;
+}
+
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {

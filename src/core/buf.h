@@ -28,6 +28,9 @@ void ft_buf_printf(ft_buf *b, const char *fmt, ...)
 #endif
     ;
 ft_str ft_buf_str(const ft_buf *b);
+/* The contents as a C string (a NUL after them, not counted); NULL when
+ * out of memory. */
+const char *ft_buf_cstr(ft_buf *b);
 
 /* A JSON string literal with quotes.  Escapes as JSON.stringify does
  * (\" \\ \b \f \n \r \t, other controls as \u00XX); invalid UTF-8 becomes

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "trace/trace_int.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,10 +300,131 @@ static int64_t iso_to_ms(const char *s)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* Computes the summary of `trace_id` from its stored records.  found is
- * false when the trace has no records. */
+enum { MAX_DISTINCT = 32 }; /* actors, hosts, services listed per trace */
+
+/* Adds text to a distinct list (arena array of MAX_DISTINCT). */
+static bool distinct_add(ft_arena *a, ft_str **v, size_t *n, const char *p,
+                         size_t len)
+{
+    if (p == NULL || len == 0)
+        return true;
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].len == len && memcmp((*v)[i].ptr, p, len) == 0)
+            return true;
+    if (*n == MAX_DISTINCT)
+        return true;
+    if (*v == NULL && (*v = ft_arena_alloc(a, MAX_DISTINCT * sizeof **v)) == NULL)
+        return false;
+    ft_str t = arena_str(a, p, len);
+    if (t.ptr == NULL)
+        return false;
+    (*v)[(*n)++] = t;
+    return true;
+}
+
+/* The lower-case host of an http(s) URL (no port, no user info). */
+static bool add_url_host(ft_arena *a, ft_trace_summary *s, const char *url)
+{
+    const char *p = url ? strstr(url, "://") : NULL;
+    if (p == NULL)
+        return true;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    char host[256];
+    size_t w = 0;
+    if (n > 0 && p[0] == '[') { /* IPv6 literal: keep the brackets' content */
+        const char *close = memchr(p, ']', n);
+        if (close == NULL)
+            return true;
+        for (const char *q = p + 1; q < close && w < sizeof host - 1; q++)
+            host[w++] = (char)tolower((unsigned char)*q);
+    } else {
+        for (size_t i = 0; i < n && p[i] != ':' && w < sizeof host - 1; i++)
+            host[w++] = (char)tolower((unsigned char)p[i]);
+    }
+    return distinct_add(a, &s->hosts, &s->n_hosts, host, w);
+}
+
+static int str_cmp(const void *x, const void *y)
+{
+    const ft_str *a = x, *b = y;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->ptr, b->ptr, n);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* service.name of a stored span's resource, and whether it is an error. */
+static void span_service(json_t *span, const char **svc, bool *error)
+{
+    *svc = NULL;
+    json_t *attrs = json_object_get(json_object_get(span, "resource"), "attributes");
+    size_t i;
+    json_t *kv;
+    json_array_foreach(attrs, i, kv)
+    {
+        if (strcmp(json_string_value(json_object_get(kv, "key")) ?: "", "service.name") == 0)
+            *svc = json_string_value(json_object_get(json_object_get(kv, "value"), "stringValue"));
+    }
+    *error = json_integer_value(json_object_get(json_object_get(span, "status"), "code")) == 2;
+}
+
+/* The services and errors of a trace: the LIST strategy keeps them under
+ * [prefix..., "_tf", traceId, "s"|"e", service]; CAS reads the spans. */
+static ft_code trace_services(ft_exporter *ex, const char *trace_id,
+                              ft_arena *a, ft_trace_summary *s, ft_err *err)
+{
+    ft_code rc;
+    if (ex->strategy == FT_STRATEGY_LIST) {
+        ft_kv_key k = KEY(ex, a, FT_STR_LIT("_tf"), arena_str(a, trace_id, 32));
+        ft_kv_entry *e;
+        size_t n;
+        if (k.parts == NULL)
+            return nomem(err);
+        if ((rc = ft_kv_list(ex->kv, k, NULL, a, &e, &n, err)) != FT_OK)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (e[i].key.n != ex->np + 4)
+                continue;
+            ft_str kind = e[i].key.parts[ex->np + 2], svc = e[i].key.parts[ex->np + 3];
+            if (ft_str_eq_c(kind, "e"))
+                s->has_error = true;
+            if (!distinct_add(a, &s->services, &s->n_services, svc.ptr, svc.len))
+                return nomem(err);
+        }
+    } else {
+        ft_str *spans;
+        size_t n;
+        if ((rc = load_family(ex, "_spans", trace_id, a, &spans, &n, err)) != FT_OK)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            json_t *sp = json_loadb(spans[i].ptr, spans[i].len, JSON_ALLOW_NUL, NULL);
+            const char *svc;
+            bool error;
+            span_service(sp, &svc, &error);
+            s->has_error |= error;
+            if (svc == NULL || *svc == '\0')
+                svc = "unknown_service"; /* as push_facts names it */
+            bool ok = distinct_add(a, &s->services, &s->n_services, svc, strlen(svc));
+            json_decref(sp);
+            if (!ok)
+                return nomem(err);
+        }
+    }
+    if (s->n_services > 1)
+        qsort(s->services, s->n_services, sizeof *s->services, str_cmp);
+    return FT_OK;
+}
+
+/* Computes the summary of `trace_id` from its stored records (and, when
+ * `full`, what fedtrace adds: services, errors).  found is false when the
+ * trace has no records. */
 static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
-                         ft_trace_summary *s, int64_t *first_ms, bool *found,
+                         bool full, ft_trace_summary *s, bool *found,
                          ft_err *err)
 {
     ft_str *recs;
@@ -317,6 +439,7 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
         rc = nomem(err);
         goto out;
     }
+    memset(s, 0, sizeof *s);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         docs[i] = json_loadb(recs[i].ptr, recs[i].len, JSON_ALLOW_NUL, NULL);
@@ -332,11 +455,23 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
             goto out;
         }
         m++;
+        const char *dir = json_string_value(json_object_get(docs[i], "direction"));
+        bool in = dir != NULL && strcmp(dir, "inbound") == 0;
+        s->directions |= in ? FT_DIR_INBOUND : dir != NULL && strcmp(dir, "outbound") == 0 ? FT_DIR_OUTBOUND : 0;
+        if (in && json_is_false(json_object_get(docs[i], "verified")))
+            s->verification_failed = true;
+        const char *actor = json_string_value(json_object_get(docs[i], "actorId"));
+        if (!distinct_add(a, &s->actors, &s->n_actors, actor, actor ? strlen(actor) : 0) ||
+            !add_url_host(a, s, actor) ||
+            !add_url_host(a, s, json_string_value(json_object_get(docs[i], "activityId"))) ||
+            !add_url_host(a, s, json_string_value(json_object_get(docs[i], "inboxUrl")))) {
+            rc = nomem(err);
+            goto out;
+        }
     }
     if (m == 0)
         goto out;
     qsort(v, m, sizeof *v, rec_view_cmp);
-    memset(s, 0, sizeof *s);
     snprintf(s->trace_id, sizeof s->trace_id, "%s", trace_id);
     snprintf(s->timestamp, sizeof s->timestamp, "%s", v[0].ts);
     s->activity_count = m;
@@ -358,8 +493,10 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
         }
         s->activity_types[s->n_activity_types++] = t;
     }
-    *first_ms = iso_to_ms(s->timestamp);
-    *found = true;
+    s->first_ms = iso_to_ms(s->timestamp);
+    if (full)
+        rc = trace_services(ex, trace_id, a, s, err);
+    *found = rc == FT_OK;
 out:
     for (size_t i = 0; v != NULL && i < n; i++)
         free(v[i].type);
@@ -370,7 +507,9 @@ out:
     return rc;
 }
 
-static void summary_json(ft_buf *b, const ft_trace_summary *s)
+/* Fedify's TraceSummary, exactly its four fields: the value of the
+ * _summaries key that Fedify's getRecentTraces() reads. */
+static void fedify_summary_json(ft_buf *b, const ft_trace_summary *s)
 {
     ft_buf_printf(b, "{\"traceId\":\"%s\",\"timestamp\":\"%s\","
                      "\"activityCount\":%zu,\"activityTypes\":[",
@@ -381,26 +520,6 @@ static void summary_json(ft_buf *b, const ft_trace_summary *s)
         ft_buf_put(b, s->activity_types[i].ptr, s->activity_types[i].len);
     }
     ft_buf_puts(b, "]}");
-}
-
-ft_code ft_trace_summaries_json(const ft_trace_summary *s, size_t n,
-                                ft_arena *arena, ft_str *out, ft_err *err)
-{
-    ft_buf b = {0};
-    ft_buf_putc(&b, '[');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            ft_buf_putc(&b, ',');
-        summary_json(&b, &s[i]);
-    }
-    ft_buf_putc(&b, ']');
-    char *p = ft_buf_ok(&b) ? ft_arena_memdup(arena, b.ptr, b.len) : NULL;
-    size_t len = b.len;
-    ft_buf_free(&b);
-    if (p == NULL)
-        return nomem(err);
-    *out = (ft_str){p, len};
-    return FT_OK;
 }
 
 /* ---- compare-and-swap helpers ---- */
@@ -439,13 +558,12 @@ static ft_code update_summary(ft_exporter *ex, const char *trace_id,
             break;
         bool present = rc == FT_OK;
         ft_trace_summary s;
-        int64_t first;
         bool found;
-        if ((rc = summarize(ex, trace_id, a, &s, &first, &found, err)) != FT_OK)
+        if ((rc = summarize(ex, trace_id, a, false, &s, &found, err)) != FT_OK)
             break;
         if (!found)
             break; /* records expired meanwhile: nothing to summarize */
-        summary_json(&b, &s);
+        fedify_summary_json(&b, &s);
         if (!ft_buf_ok(&b)) {
             rc = nomem(err);
             break;
@@ -653,6 +771,7 @@ typedef struct trace_acc {
     char id[33];
     texts spans, logs, records;
     texts index; /* CAS strategy: [ms,"traceId"] entries */
+    texts facts; /* LIST: "s"/"e" + service already written in this batch */
 } trace_acc;
 
 typedef struct accs {
@@ -793,6 +912,36 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
     return rc;
 }
 
+/* One fact key per service of the trace, and one per service with an
+ * error span: what lists and filters show without reading spans.  Sets
+ * only ever add, so concurrent writers agree. */
+static bool push_fact(ft_exporter *ex, ft_arena *a, ops *o, trace_acc *acc,
+                      ft_str tid, const char *kind, ft_str svc)
+{
+    for (size_t i = 0; i < acc->facts.n; i++)
+        if (acc->facts.v[i].ptr[0] == kind[0] && acc->facts.v[i].len == svc.len + 1 &&
+            memcmp(acc->facts.v[i].ptr + 1, svc.ptr, svc.len) == 0)
+            return true;
+    char *f = ft_arena_alloc(a, svc.len + 1);
+    if (f == NULL)
+        return false;
+    f[0] = kind[0];
+    memcpy(f + 1, svc.ptr, svc.len);
+    return texts_push(a, &acc->facts, (ft_str){f, svc.len + 1}) &&
+           ops_push(a, o, KEY(ex, a, FT_STR_LIT("_tf"), tid, ft_str_c(kind), svc),
+                    FT_STR_LIT(""), ex->ttl_ms);
+}
+
+static bool push_facts(ft_exporter *ex, ft_arena *a, ops *o, trace_acc *acc,
+                       ft_str tid, const ft_span *sp)
+{
+    const ft_value *v = sp->resource ? ft_attrs_get(sp->resource->attrs, "service.name") : NULL;
+    ft_str svc = v && v->type == FT_VAL_STRING && v->u.s.len ? v->u.s : FT_STR_LIT("unknown_service");
+    if (!push_fact(ex, a, o, acc, tid, "s", svc))
+        return false;
+    return sp->status_code != FT_STATUS_ERROR || push_fact(ex, a, o, acc, tid, "e", svc);
+}
+
 ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
                                  ft_export_stats *stats, ft_err *err)
 {
@@ -816,8 +965,9 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
             rc = nomem(err);
             break;
         }
-        bool ok = j.list ? ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms)
-                       : texts_push(a, &acc->spans, sj);
+        bool ok = j.list ? ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms) &&
+                               push_facts(ex, a, &j.o, acc, t, sp)
+                         : texts_push(a, &acc->spans, sj);
         unsigned ordinal = 0;
         for (size_t e = 0; e < sp->n_events && ok; e++) {
             const ft_event *ev = &sp->events[e];
@@ -954,10 +1104,14 @@ static ft_code delete_trace(ft_exporter *ex, ft_arena *a, ft_str tid,
     ops o = {0};
     ft_kv_key rk = KEY(ex, a, tid), sk = KEY(ex, a, FT_STR_LIT("_spans"), tid),
               lk = KEY(ex, a, FT_STR_LIT("_logs"), tid),
-              mk = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
-    if (rk.parts == NULL || sk.parts == NULL || lk.parts == NULL || mk.parts == NULL)
+              mk = KEY(ex, a, FT_STR_LIT("_summaries"), tid),
+              fk = KEY(ex, a, FT_STR_LIT("_tf"), tid);
+    if (rk.parts == NULL || sk.parts == NULL || lk.parts == NULL || mk.parts == NULL ||
+        fk.parts == NULL)
         return nomem(err);
     ft_code rc = push_deletes(ex, a, &o, rk, tid, true, err);
+    if (rc == FT_OK)
+        rc = push_deletes(ex, a, &o, fk, tid, false, err);
     if (rc == FT_OK)
         rc = push_deletes(ex, a, &o, sk, tid, false, err);
     if (rc == FT_OK)
@@ -1116,28 +1270,43 @@ static bool parse_cursor(const char *c, idx_entry *e)
 }
 
 /* Feeds one index entry; appends its trace's summary when this entry is
- * the trace's first activity (a trace has one entry per activity). */
+ * the trace's first activity (a trace has one entry per activity) and the
+ * trace matches the filter.  Stops (done) when the page is full, the scan
+ * budget is spent or the index walk passed `since`. */
 typedef struct collector {
     ft_exporter *ex;
     ft_arena *arena;
+    const ft_trace_filter *filter;
     ft_trace_summary *out;
     size_t n, limit;
-    idx_entry last;
-    bool have_last;
+    size_t examined, max_scan;
+    idx_entry last;    /* the last entry consumed: where a next page starts */
+    bool more;         /* stopped early: a next page may exist */
+    bool done;
 } collector;
 
 static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
 {
+    if (c->n == c->limit || (c->max_scan && c->examined >= c->max_scan)) {
+        c->more = true;
+        c->done = true;
+        return FT_OK;
+    }
+    if (c->filter != NULL && c->filter->since_ms && e->ms < c->filter->since_ms) {
+        c->done = true; /* newest first: everything further is older */
+        return FT_OK;
+    }
     c->last = *e;
-    c->have_last = true;
+    if (c->filter != NULL && c->filter->until_ms && e->ms >= c->filter->until_ms)
+        return FT_OK;
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->out[i].trace_id, e->tid) == 0)
             return FT_OK;
     ft_trace_summary s;
-    int64_t first;
     bool found;
-    ft_code rc = summarize(c->ex, e->tid, c->arena, &s, &first, &found, err);
-    if (rc != FT_OK || !found || first != e->ms)
+    c->examined++;
+    ft_code rc = summarize(c->ex, e->tid, c->arena, true, &s, &found, err);
+    if (rc != FT_OK || !found || s.first_ms != e->ms || !ft_trace_filter_match(c->filter, &s))
         return rc;
     c->out[c->n++] = s;
     return FT_OK;
@@ -1149,12 +1318,17 @@ static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,
     ft_arena *a = c->arena;
     ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_recent"));
     ft_kv_key after = {NULL, 0};
-    if (cur != NULL)
+    int64_t until = c->filter ? c->filter->until_ms : 0;
+    if (cur != NULL && (until == 0 || cur->ms < until))
         after = KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, cur->ms),
                     arena_str(a, cur->tid, 32));
-    if (prefix.parts == NULL || (cur != NULL && after.parts == NULL))
+    else if (until > 0) /* [.., ms] sorts before every [.., ms, traceId] */
+        after = KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, until));
+    if (prefix.parts == NULL || ((cur != NULL || until > 0) && after.parts == NULL))
         return nomem(err);
     size_t page = c->limit * 2 + 8;
+    if (page > 512)
+        page = 512;
     for (;;) {
         ft_kv_list_opts o = {true, after.parts ? &after : NULL, page};
         ft_kv_entry *e;
@@ -1162,9 +1336,7 @@ static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,
         ft_code rc = ft_kv_list(ex->kv, prefix, &o, a, &e, &n, err);
         if (rc != FT_OK)
             return rc;
-        for (size_t i = 0; i < n; i++) {
-            if (c->n == c->limit)
-                return FT_OK;
+        for (size_t i = 0; i < n && !c->done; i++) {
             if (e[i].key.n != ex->np + 3)
                 continue;
             idx_entry ie;
@@ -1180,10 +1352,8 @@ static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,
             if ((rc = collect(c, &ie, err)) != FT_OK)
                 return rc;
         }
-        if (n < page) {
-            c->have_last = c->n == c->limit && c->have_last;
+        if (c->done || n < page)
             return FT_OK;
-        }
         after = e[n - 1].key;
     }
 }
@@ -1215,14 +1385,9 @@ static ft_code recent_cas(ft_exporter *ex, collector *c, const idx_entry *cur,
     for (size_t i = 0; i < nm; i++)
         m[i] = strtoll(ft_arena_strndup(a, mins[i].ptr, mins[i].len), NULL, 10);
     qsort(m, nm, sizeof *m, minute_cmp_desc);
-    bool exhausted = true;
-    for (size_t i = 0; i < nm; i++) {
+    for (size_t i = 0; i < nm && !c->done; i++) {
         if (cur != NULL && m[i] > cur->ms / 60000)
             continue;
-        if (c->n == c->limit) {
-            exhausted = false;
-            break;
-        }
         char mb[32];
         int ml = snprintf(mb, sizeof mb, "%lld", (long long)m[i]);
         ft_kv_key bk = KEY(ex, a, FT_STR_LIT("_recent"), arena_str(a, mb, (size_t)ml));
@@ -1247,22 +1412,21 @@ static ft_code recent_cas(ft_exporter *ex, collector *c, const idx_entry *cur,
             }
         }
         qsort(es, ne, sizeof *es, idx_cmp_desc);
-        for (size_t j = 0; j < ne; j++) {
+        for (size_t j = 0; j < ne && !c->done; j++) {
             if (cur != NULL && idx_cmp_desc(&es[j], cur) <= 0)
                 continue;
-            if (c->n == c->limit) {
-                exhausted = false;
-                break;
-            }
             if ((rc = collect(c, &es[j], err)) != FT_OK)
                 return rc;
         }
-        if (!exhausted)
-            break;
     }
-    if (exhausted)
-        c->have_last = false;
     return FT_OK;
+}
+
+static bool filter_empty(const ft_trace_filter *f)
+{
+    return f->activity_type == NULL && f->direction == 0 && f->actor == NULL &&
+           f->host == NULL && !f->verification_failed && f->service == NULL &&
+           !f->has_error && f->since_ms == 0 && f->until_ms == 0;
 }
 
 ft_code ft_exporter_recent_traces(ft_exporter *ex, const ft_recent_opts *opts,
@@ -1286,7 +1450,12 @@ ft_code ft_exporter_recent_traces(ft_exporter *ex, const ft_recent_opts *opts,
                               opts->cursor);
         has_cur = true;
     }
-    collector c = {ex, arena, NULL, 0, limit, {0, {0}}, false};
+    collector c = {.ex = ex, .arena = arena, .limit = limit};
+    c.filter = opts ? opts->filter : NULL;
+    if (c.filter != NULL && filter_empty(c.filter))
+        c.filter = NULL;
+    if (c.filter != NULL)
+        c.max_scan = opts->max_scan ? opts->max_scan : 5000;
     c.out = ft_arena_alloc(arena, limit * sizeof *c.out);
     if (c.out == NULL)
         return nomem(err);
@@ -1297,10 +1466,94 @@ ft_code ft_exporter_recent_traces(ft_exporter *ex, const ft_recent_opts *opts,
         return rc;
     *out = c.out;
     *n_out = c.n;
-    if (next_cursor != NULL && c.n == limit && c.have_last) {
+    if (next_cursor != NULL && c.more) {
         char buf[64];
         snprintf(buf, sizeof buf, "%lld-%s", (long long)c.last.ms, c.last.tid);
         *next_cursor = ft_arena_strndup(arena, buf, strlen(buf));
     }
+    return FT_OK;
+}
+
+/* ---- a trace as OTLP/JSON ---- */
+
+ft_code ft_exporter_trace_otlp_json(ft_exporter *ex, const char *trace_id,
+                                    ft_arena *arena, ft_str *out, size_t *n_spans,
+                                    ft_err *err)
+{
+    ft_str *spans;
+    size_t n;
+    *n_spans = 0;
+    ft_code rc = ft_exporter_spans(ex, trace_id, arena, &spans, &n, err);
+    if (rc != FT_OK)
+        return rc;
+    /* resourceSpans[] of {resource, scopeSpans[] of {scope, spans[]}}, in
+     * the order each resource and scope first appears */
+    json_t *rss = json_array(), *root = json_object();
+    if (rss == NULL || root == NULL || json_object_set_new(root, "resourceSpans", rss) != 0) {
+        json_decref(root);
+        return nomem(err);
+    }
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        json_t *sp = json_loadb(spans[i].ptr, spans[i].len, JSON_ALLOW_NUL, NULL);
+        if (sp == NULL) {
+            rc = ft_err_set(err, FT_CORRUPT, 0, "exporter: a stored span of %s is not JSON",
+                            trace_id);
+            break;
+        }
+        json_t *res = json_incref(json_object_get(sp, "resource"));
+        json_t *scope = json_incref(json_object_get(sp, "scope"));
+        json_object_del(sp, "resource");
+        json_object_del(sp, "scope");
+        if (res == NULL)
+            res = json_object();
+        if (scope == NULL)
+            scope = json_object();
+        json_t *rs = NULL, *ss = NULL;
+        size_t k;
+        json_t *it;
+        json_array_foreach(rss, k, it)
+        {
+            if (json_equal(json_object_get(it, "resource"), res)) {
+                rs = it;
+                break;
+            }
+        }
+        if (rs == NULL) {
+            rs = json_pack("{s:O,s:[]}", "resource", res, "scopeSpans");
+            if (rs == NULL || json_array_append_new(rss, rs) != 0)
+                rc = nomem(err);
+        }
+        if (rc == FT_OK) {
+            json_t *sss = json_object_get(rs, "scopeSpans");
+            json_array_foreach(sss, k, it)
+            {
+                if (json_equal(json_object_get(it, "scope"), scope)) {
+                    ss = it;
+                    break;
+                }
+            }
+            if (ss == NULL) {
+                ss = json_pack("{s:O,s:[]}", "scope", scope, "spans");
+                if (ss == NULL || json_array_append_new(sss, ss) != 0)
+                    rc = nomem(err);
+            }
+        }
+        if (rc == FT_OK && json_array_append(json_object_get(ss, "spans"), sp) != 0)
+            rc = nomem(err);
+        json_decref(res);
+        json_decref(scope);
+        json_decref(sp);
+    }
+    char *text = rc == FT_OK ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (rc != FT_OK)
+        return rc;
+    char *p = text ? ft_arena_strndup(arena, text, strlen(text)) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    if (p == NULL)
+        return nomem(err);
+    *out = (ft_str){p, len};
+    *n_spans = n;
     return FT_OK;
 }

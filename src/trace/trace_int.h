@@ -3,13 +3,12 @@
 #define FT_TRACE_INT_H
 
 #include "core/buf.h"
+#include "fedtrace/exporter.h" /* FT_DIR_INBOUND, FT_DIR_OUTBOUND */
 #include "fedtrace/span.h"
 
-typedef enum ft_direction {
-    FT_DIR_NONE = 0,
-    FT_DIR_INBOUND,
-    FT_DIR_OUTBOUND,
-} ft_direction;
+/* FT_DIR_NONE, or one of the public FT_DIR_* bits. */
+typedef int ft_direction;
+enum { FT_DIR_NONE = 0 };
 
 /* Which activity event this is, by name. */
 ft_direction ft__activity_event_kind(const ft_event *ev);

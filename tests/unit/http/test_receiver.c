@@ -403,7 +403,7 @@ static void test_fixtures(void **state)
     ft_trace_summary *sum;
     size_t n;
     char *next;
-    ft_recent_opts o = {100, NULL};
+    ft_recent_opts o = {.limit = 100, .cursor = NULL};
     assert_int_equal(ft_exporter_recent_traces(e.ex, &o, a, &sum, &n, &next, NULL), FT_OK);
     assert_int_equal(n, json_array_size(json_object_get(reference, "traces")));
     ft_arena_destroy(a);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fedtrace/exporter.h"
+#include "ft_json_test.h"
 #include "fedtrace/otlp.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
@@ -137,13 +138,16 @@ static void check_activities(env *e)
     assert_int_equal(n, 0);
 }
 
+/* Fedify's four fields of a summary (fedtrace adds more). */
 static json_t *summary_to_json(const ft_trace_summary *s, ft_arena *a)
 {
     ft_str js;
     assert_int_equal(ft_trace_summaries_json(s, 1, a, &js, NULL), FT_OK);
     json_t *arr = parse(js);
-    json_t *o = json_incref(json_array_get(arr, 0));
+    json_t *fedify = ft_test_fedify_summaries(arr);
+    json_t *o = json_incref(json_array_get(fedify, 0));
     json_decref(arr);
+    json_decref(fedify);
     return o;
 }
 
@@ -154,7 +158,7 @@ static void check_recent(env *e)
     ft_trace_summary *s;
     size_t n;
     char *next;
-    ft_recent_opts o = {100, NULL};
+    ft_recent_opts o = {.limit = 100, .cursor = NULL};
     ft_err err = {0};
     assert_int_equal(ft_exporter_recent_traces(e->ex, &o, e->arena, &s, &n, &next, &err), FT_OK);
     json_t *want = json_object_get(reference, "traces");
@@ -180,7 +184,7 @@ static void check_paging(env *e)
         ft_trace_summary *s;
         size_t n;
         char *next;
-        ft_recent_opts o = {3, cursor};
+        ft_recent_opts o = {.limit = 3, .cursor = cursor};
         ft_err err = {0};
         assert_int_equal(ft_exporter_recent_traces(e->ex, &o, e->arena, &s, &n, &next, &err), FT_OK);
         for (size_t i = 0; i < n; i++) {
@@ -193,7 +197,7 @@ static void check_paging(env *e)
         cursor = next;
     }
     assert_int_equal(seen, json_array_size(want));
-    ft_recent_opts bad = {3, "not-a-cursor"};
+    ft_recent_opts bad = {.limit = 3, .cursor = "not-a-cursor"};
     ft_trace_summary *s;
     size_t n;
     ft_err err = {0};
@@ -410,10 +414,10 @@ static void run_ttl(const char *url)
     assert_int_equal(ft_kv_stats_get(e.kv, &before, NULL), FT_OK);
     ft_trace_summary *s;
     size_t n;
-    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){100, NULL}, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){.limit = 100}, e.arena, &s, &n, NULL, NULL), FT_OK);
     assert_int_equal(n, 50);
     fake_now += 60000;
-    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){100, NULL}, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){.limit = 100}, e.arena, &s, &n, NULL, NULL), FT_OK);
     assert_int_equal(n, 0);
     char tid[33];
     trace_hex(7, tid);
@@ -535,7 +539,7 @@ static void run_concurrent(const char *caps)
     env_open(&e, url, 0);
     ft_trace_summary *s;
     size_t n;
-    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){100, NULL}, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(ft_exporter_recent_traces(e.ex, &(ft_recent_opts){.limit = 100}, e.arena, &s, &n, NULL, NULL), FT_OK);
     assert_int_equal(n, TRACES);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(s[i].activity_count, WRITERS * SPANS_PER);
@@ -633,7 +637,7 @@ static void run_evict(const char *url)
     size_t n_before, n_after, evicted = 0;
     char *next;
     ft_err err = {0};
-    ft_recent_opts ro = {1000, NULL};
+    ft_recent_opts ro = {.limit = 1000, .cursor = NULL};
     assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &sum, &n_before, &next, &err), FT_OK);
 
     assert_int_equal(ft_exporter_evict_oldest(e.ex, n1, &evicted, &err), FT_OK);
@@ -728,7 +732,7 @@ static void test_adopt_fedify_written(void **st)
     ft_trace_summary *out;
     size_t n;
     char *next;
-    ft_recent_opts ro = {1000, NULL};
+    ft_recent_opts ro = {.limit = 1000, .cursor = NULL};
     assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &out, &n, &next, &err), FT_OK);
     assert_int_equal(n, 0); /* no index entries yet */
     size_t adopted = 0;
@@ -740,10 +744,367 @@ static void test_adopt_fedify_written(void **st)
     assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &out, &n, &next, &err), FT_OK);
     ft_str json;
     assert_int_equal(ft_trace_summaries_json(out, n, e.arena, &json, &err), FT_OK);
-    json_t *got = json_loadb(json.ptr, json.len, 0, NULL);
+    json_t *all = json_loadb(json.ptr, json.len, 0, NULL);
+    json_t *got = ft_test_fedify_summaries(all);
     assert_true(json_equal(got, json_object_get(reference, "traces")));
+    /* no spans were stored: fedtrace knows no services of these traces */
+    assert_int_equal(json_array_size(json_object_get(json_array_get(all, 0), "services")), 0);
     json_decref(got);
+    json_decref(all);
     env_close(&e);
+}
+
+/* ---- fedtrace's summary fields and filters ---- */
+
+static bool json_array_has_str(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Every listed trace's directions, actors, verification, services and
+ * errors agree with the reference's records and spans. */
+static void check_summary_fields(env *e)
+{
+    ft_trace_summary *s;
+    size_t n;
+    ft_err err = {0};
+    ft_recent_opts o = {.limit = 100};
+    assert_int_equal(ft_exporter_recent_traces(e->ex, &o, e->arena, &s, &n, NULL, &err), FT_OK);
+    assert_int_equal(n, 11);
+    ft_str js;
+    assert_int_equal(ft_trace_summaries_json(s, n, e->arena, &js, &err), FT_OK);
+    json_t *got = parse(js);
+    size_t failed = 0, errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *g = json_array_get(got, i);
+        const char *tid = json_string_value(json_object_get(g, "traceId"));
+        json_t *recs = json_object_get(json_object_get(reference, "activities"), tid);
+        bool in = false, out = false, vfail = false;
+        size_t k;
+        json_t *r;
+        json_array_foreach(recs, k, r)
+        {
+            const char *dir = json_string_value(json_object_get(r, "direction"));
+            in |= strcmp(dir, "inbound") == 0;
+            out |= strcmp(dir, "outbound") == 0;
+            vfail |= strcmp(dir, "inbound") == 0 && json_is_false(json_object_get(r, "verified"));
+            const char *actor = json_string_value(json_object_get(r, "actorId"));
+            if (actor != NULL && !json_array_has_str(json_object_get(g, "actors"), actor))
+                fail_msg("%s: actor %s missing", tid, actor);
+        }
+        json_t *dirs = json_object_get(g, "directions");
+        assert_int_equal(json_array_has_str(dirs, "inbound"), in);
+        assert_int_equal(json_array_has_str(dirs, "outbound"), out);
+        assert_int_equal(json_is_true(json_object_get(g, "verificationFailed")), vfail);
+        assert_true(json_array_has_str(json_object_get(g, "hosts"), "127.0.0.1"));
+        /* services and errors: from the reference's spans of this trace */
+        json_t *want_svc = json_array();
+        bool err_span = false;
+        json_array_foreach(json_object_get(reference, "spans"), k, r)
+        {
+            if (strcmp(json_string_value(json_object_get(r, "traceId")), tid) != 0)
+                continue;
+            const char *svc = json_string_value(json_object_get(r, "service"));
+            if (!json_array_has_str(want_svc, svc))
+                json_array_append_new(want_svc, json_string(svc));
+            err_span |= strcmp(json_string_value(json_object_get(r, "status")), "ERROR") == 0;
+        }
+        if (!ft_test_json_same_elements(json_object_get(g, "services"), want_svc)) {
+            char *a = json_dumps(json_object_get(g, "services"), 0), *b = json_dumps(want_svc, 0);
+            fail_msg("%s: services %s, want %s", tid, a, b);
+        }
+        assert_int_equal(json_is_true(json_object_get(g, "hasError")), err_span);
+        failed += vfail;
+        errors += err_span;
+        json_decref(want_svc);
+    }
+    /* the fixtures hold both kinds, or the checks above prove little */
+    assert_true(failed > 0 && failed < n);
+    assert_true(errors > 0);
+    json_decref(got);
+}
+
+/* The trace ids a filter lists, paging `page` at a time, in order. */
+static json_t *filtered_ids(env *e, const char *const *kv, size_t page, size_t max_scan)
+{
+    ft_trace_filter f = {0};
+    ft_err err = {0};
+    for (size_t i = 0; kv[i] != NULL; i += 2)
+        if (ft_trace_filter_set(&f, kv[i], kv[i + 1], &err) != FT_OK)
+            fail_msg("filter %s=%s: %s", kv[i], kv[i + 1], err.msg);
+    json_t *ids = json_array();
+    char *cursor = NULL;
+    for (int rounds = 0; rounds < 100; rounds++) {
+        ft_recent_opts o = {.limit = page, .cursor = cursor, .filter = &f, .max_scan = max_scan};
+        ft_trace_summary *s;
+        size_t n;
+        char *next;
+        assert_int_equal(ft_exporter_recent_traces(e->ex, &o, e->arena, &s, &n, &next, &err),
+                         FT_OK);
+        assert_true(n <= page);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(ft_trace_filter_match(&f, &s[i]));
+            json_array_append_new(ids, json_string(s[i].trace_id));
+        }
+        if (next == NULL)
+            return ids;
+        cursor = next;
+    }
+    fail_msg("paging did not end");
+    return NULL;
+}
+
+/* The reference trace ids whose records satisfy pred, newest first. */
+static json_t *reference_ids(bool (*pred)(json_t *recs))
+{
+    json_t *ids = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(reference, "traces"), i, t)
+    {
+        const char *tid = json_string_value(json_object_get(t, "traceId"));
+        if (pred(json_object_get(json_object_get(reference, "activities"), tid)))
+            json_array_append_new(ids, json_string(tid));
+    }
+    return ids;
+}
+
+static bool has_follow(json_t *recs)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        const char *t = json_string_value(json_object_get(r, "activityType"));
+        if (t != NULL && (strcmp(t, "Follow") == 0 || strstr(t, "#Follow") != NULL))
+            return true;
+    }
+    return false;
+}
+
+static bool failed_verification(json_t *recs)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "direction")), "inbound") == 0 &&
+            json_is_false(json_object_get(r, "verified")))
+            return true;
+    }
+    return false;
+}
+
+static bool outbound(json_t *recs)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "direction")), "outbound") == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool any(json_t *recs)
+{
+    return json_array_size(recs) > 0;
+}
+
+/* Whether a span of the records' trace comes from service fedify-a. */
+static bool from_fedify_a(json_t *recs)
+{
+    const char *tid = json_string_value(json_object_get(json_array_get(recs, 0), "traceId"));
+    size_t i;
+    json_t *sp;
+    json_array_foreach(json_object_get(reference, "spans"), i, sp)
+    {
+        if (strcmp(json_string_value(json_object_get(sp, "traceId")), tid) == 0 &&
+            strcmp(json_string_value(json_object_get(sp, "service")), "fedify-a") == 0)
+            return true;
+    }
+    return false;
+}
+
+static void expect_ids(env *e, const char *const *kv, bool (*pred)(json_t *recs))
+{
+    json_t *want = reference_ids(pred);
+    for (size_t page = 1; page <= 4; page += 3) {
+        json_t *got = filtered_ids(e, kv, page, 0);
+        if (!json_equal(got, want)) {
+            char *a = json_dumps(got, 0), *b = json_dumps(want, 0);
+            fail_msg("filter %s=%s, pages of %zu: got %s, want %s", kv[0], kv[1], page, a, b);
+        }
+        json_decref(got);
+    }
+    json_decref(want);
+}
+
+static void check_filters(env *e)
+{
+    expect_ids(e, (const char *const[]){"type", "Follow", NULL}, has_follow);
+    expect_ids(e, (const char *const[]){"type", "https://www.w3.org/ns/activitystreams#Follow", NULL},
+               has_follow);
+    expect_ids(e, (const char *const[]){"verification", "failed", NULL}, failed_verification);
+    expect_ids(e, (const char *const[]){"direction", "outbound", NULL}, outbound);
+    expect_ids(e, (const char *const[]){"host", "127.0.0.1", NULL}, any);
+    expect_ids(e, (const char *const[]){"service", "fedify-a", "since", "1", NULL}, from_fedify_a);
+    /* nothing matches: an empty list, no cursor */
+    json_t *none = filtered_ids(e, (const char *const[]){"service", "no-such", NULL}, 5, 0);
+    assert_int_equal(json_array_size(none), 0);
+    json_decref(none);
+    /* a scan budget of one trace per call still reaches every match */
+    json_t *want = reference_ids(failed_verification);
+    json_t *got = filtered_ids(e, (const char *const[]){"verification", "failed", NULL}, 10, 1);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    /* a time range: [the second newest trace's first activity, newest's) */
+    json_t *traces = json_object_get(reference, "traces");
+    const char *t0 = json_string_value(json_object_get(json_array_get(traces, 0), "timestamp"));
+    const char *t1 = json_string_value(json_object_get(json_array_get(traces, 1), "timestamp"));
+    got = filtered_ids(e, (const char *const[]){"since", t1, "until", t0, NULL}, 10, 0);
+    assert_int_equal(json_array_size(got), strcmp(t0, t1) != 0 ? 1 : 0);
+    if (strcmp(t0, t1) != 0)
+        assert_string_equal(json_string_value(json_array_get(got, 0)),
+                            json_string_value(json_object_get(json_array_get(traces, 1), "traceId")));
+    json_decref(got);
+}
+
+static void check_otlp_json(env *e)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(reference, "traces"), i, t)
+    {
+        const char *tid = json_string_value(json_object_get(t, "traceId"));
+        ft_str js;
+        size_t n;
+        ft_err err = {0};
+        assert_int_equal(ft_exporter_trace_otlp_json(e->ex, tid, e->arena, &js, &n, &err), FT_OK);
+        json_t *doc = parse(js);
+        /* every span once, under a resource with its service.name */
+        size_t spans = 0, k;
+        json_t *rs;
+        json_array_foreach(json_object_get(doc, "resourceSpans"), k, rs)
+        {
+            assert_non_null(json_object_get(json_object_get(rs, "resource"), "attributes"));
+            size_t m;
+            json_t *ss;
+            json_array_foreach(json_object_get(rs, "scopeSpans"), m, ss)
+            {
+                assert_non_null(json_object_get(json_object_get(ss, "scope"), "name"));
+                json_t *sp;
+                size_t q;
+                json_array_foreach(json_object_get(ss, "spans"), q, sp)
+                {
+                    assert_null(json_object_get(sp, "resource"));
+                    assert_string_equal(json_string_value(json_object_get(sp, "traceId")), tid);
+                    spans++;
+                }
+            }
+        }
+        assert_int_equal(spans, n);
+        ft_str *stored;
+        size_t ns;
+        assert_int_equal(ft_exporter_spans(e->ex, tid, e->arena, &stored, &ns, &err), FT_OK);
+        assert_int_equal(ns, n);
+        assert_true(n > 0);
+        json_decref(doc);
+    }
+}
+
+static void summaries_and_filters(const char *caps)
+{
+    env e;
+    env_open(&e, store_url("lmdb", caps), 0);
+    export_fixtures(&e);
+    check_summary_fields(&e);
+    check_filters(&e);
+    check_otlp_json(&e);
+    env_close(&e);
+}
+
+static void test_filters_list(void **state)
+{
+    (void)state;
+    summaries_and_filters("");
+}
+
+static void test_filters_cas(void **state)
+{
+    (void)state;
+    summaries_and_filters("?caps=cas");
+}
+
+/* Filter parameters: what parses, what is refused, and what matches. */
+static void test_filter_parse(void **state)
+{
+    (void)state;
+    ft_trace_filter f = {0};
+    ft_err err = {0};
+    assert_int_equal(ft_trace_filter_set(&f, "since", "2026-11-26T12:00:00Z", &err), FT_OK);
+    assert_int_equal(f.since_ms, 1795694400000LL);
+    assert_int_equal(ft_trace_filter_set(&f, "since", "2026-11-26T13:30:00.250+01:30", &err), FT_OK);
+    assert_int_equal(f.since_ms, 1795694400250LL);
+    assert_int_equal(ft_trace_filter_set(&f, "until", "1795694400000", &err), FT_OK);
+    assert_int_equal(f.until_ms, 1795694400000LL);
+    fake_now = 10 * 3600 * 1000;
+    ft_clock_set(fake_clock);
+    assert_int_equal(ft_trace_filter_set(&f, "since", "2h", &err), FT_OK);
+    ft_clock_set(NULL);
+    assert_int_equal(f.since_ms, 8 * 3600 * 1000);
+    assert_int_equal(ft_trace_filter_set(&f, "since", "2026-11-26T12:00:00", &err), FT_INVAL);
+    assert_non_null(strstr(err.msg, "since"));
+    assert_int_equal(ft_trace_filter_set(&f, "until", "yesterday", &err), FT_INVAL);
+    assert_int_equal(ft_trace_filter_set(&f, "direction", "sideways", &err), FT_INVAL);
+    assert_int_equal(ft_trace_filter_set(&f, "verification", "ok", &err), FT_INVAL);
+    assert_int_equal(ft_trace_filter_set(&f, "error", "maybe", &err), FT_INVAL);
+    assert_int_equal(ft_trace_filter_set(&f, "colour", "red", &err), FT_NOTFOUND);
+    for (size_t i = 0; ft_trace_filter_names[i] != NULL; i++)
+        assert_int_not_equal(ft_trace_filter_set(&f, ft_trace_filter_names[i], "", &err),
+                             FT_NOTFOUND);
+    /* empty values mean "any" */
+    ft_trace_filter empty = {0};
+    assert_memory_equal(&f, &empty, sizeof f);
+
+    ft_str types[] = {FT_STR_LIT("\"https://www.w3.org/ns/activitystreams#Undo\""),
+                      FT_STR_LIT("\"Like\"")};
+    ft_str actors[] = {FT_STR_LIT("https://Social.Example/users/Alice")};
+    ft_str hosts[] = {FT_STR_LIT("social.example")};
+    ft_str svcs[] = {FT_STR_LIT("mastodon/web")};
+    ft_trace_summary s = {.first_ms = 1000, .directions = FT_DIR_INBOUND,
+                          .activity_types = types, .n_activity_types = 2,
+                          .actors = actors, .n_actors = 1, .hosts = hosts, .n_hosts = 1,
+                          .services = svcs, .n_services = 1};
+    assert_true(ft_trace_filter_match(NULL, &s));
+    const char *const yes[][2] = {{"type", "undo"}, {"type", "Like"}, {"actor", "alice"},
+                                  {"host", "SOCIAL.example"}, {"service", "mastodon/web"},
+                                  {"direction", "inbound"}, {"since", "1000"}, {"until", "1001"}};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        ft_trace_filter g = {0};
+        assert_int_equal(ft_trace_filter_set(&g, yes[i][0], yes[i][1], &err), FT_OK);
+        if (!ft_trace_filter_match(&g, &s))
+            fail_msg("%s=%s should match", yes[i][0], yes[i][1]);
+    }
+    const char *const no[][2] = {{"type", "Follow"}, {"type", "ndo"}, {"actor", "bob"},
+                                 {"host", "example"}, {"service", "mastodon"},
+                                 {"direction", "outbound"}, {"since", "1001"}, {"until", "1000"},
+                                 {"error", "true"}, {"verification", "failed"}};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        ft_trace_filter g = {0};
+        assert_int_equal(ft_trace_filter_set(&g, no[i][0], no[i][1], &err), FT_OK);
+        if (ft_trace_filter_match(&g, &s))
+            fail_msg("%s=%s should not match", no[i][0], no[i][1]);
+    }
 }
 
 int main(void)
@@ -776,6 +1137,9 @@ int main(void)
         cmocka_unit_test(test_evict_lmdb),
         cmocka_unit_test(test_evict_needs_list),
         cmocka_unit_test(test_adopt_fedify_written),
+        cmocka_unit_test(test_filters_list),
+        cmocka_unit_test(test_filters_cas),
+        cmocka_unit_test(test_filter_parse),
     };
     int failed = cmocka_run_group_tests_name("exporter", tests, NULL, NULL);
     ft_test_rmrf(tmp_root);
