@@ -290,43 +290,6 @@ static enum MHD_Result login_page(ft_server *s, struct MHD_Connection *c, int st
     return r;
 }
 
-/* Decodes one application/x-www-form-urlencoded value in place. */
-static void form_decode(char *s)
-{
-    char *w = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '+') {
-            *w++ = ' ';
-        } else if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
-            char hex[3] = {p[1], p[2], 0};
-            *w++ = (char)strtol(hex, NULL, 16);
-            p += 2;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = '\0';
-}
-
-/* The value of `name` in a form body (decoded into out); false if absent. */
-static bool form_value(const char *body, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, nl) != 0 || p[nl] != '=')
-            continue;
-        const char *v = p + nl + 1;
-        size_t n = strcspn(v, "&");
-        if (n >= cap)
-            n = cap - 1;
-        memcpy(out, v, n);
-        out[n] = '\0';
-        form_decode(out);
-        return true;
-    }
-    return false;
-}
-
 /* A cross-site POST (a form on another site) is refused: the browser
  * names the page's origin, which must be this host. */
 static bool same_origin(struct MHD_Connection *c)
@@ -352,9 +315,9 @@ static enum MHD_Result login_post(ft_server *s, struct MHD_Connection *c, ui_req
 {
     char user[256] = "", password[1024] = "", next[1100] = "";
     q->body[q->len] = '\0';
-    form_value(q->body, "user", user, sizeof user);
-    form_value(q->body, "password", password, sizeof password);
-    form_value(q->body, "next", next, sizeof next);
+    ft_form_value(q->body, "user", user, sizeof user);
+    ft_form_value(q->body, "password", password, sizeof password);
+    ft_form_value(q->body, "next", next, sizeof next);
     if (!same_origin(c))
         return ft_srv_json_error(c, 403, "cross-site login refused", 0);
     if (q->too_big)

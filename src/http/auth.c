@@ -4,6 +4,7 @@
 #include "core/sha256.h"
 #include "fedtrace/span.h" /* ft_hex_encode */
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,4 +305,44 @@ void ft_auth_succeeded(ft_auth *a, const char *addr)
         c->next_ms = 0;
     }
     pthread_mutex_unlock(&a->mu);
+}
+
+/* Decodes '+' and %XX in place. */
+static void form_decode(char *s)
+{
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '+') {
+            *w++ = ' ';
+        } else if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+}
+
+bool ft_form_value(const char *body, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (cap > 0)
+        out[0] = '\0';
+    for (const char *p = body; p != NULL && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, nl) != 0 || p[nl] != '=')
+            continue;
+        const char *v = p + nl + 1;
+        size_t n = strcspn(v, "&");
+        if (cap == 0)
+            return true;
+        if (n >= cap)
+            n = cap - 1;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        form_decode(out);
+        return true;
+    }
+    return false;
 }

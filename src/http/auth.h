@@ -63,4 +63,9 @@ int64_t ft_auth_wait_ms(ft_auth *a, const char *client, int64_t now_ms);
 void ft_auth_failed(ft_auth *a, const char *client, int64_t now_ms);
 void ft_auth_succeeded(ft_auth *a, const char *client);
 
+/* The value of field `name` in an application/x-www-form-urlencoded body
+ * (NUL-terminated), decoded ('+' and %XX) into out, cut to cap - 1 bytes;
+ * false when the field is absent (out is then ""). */
+bool ft_form_value(const char *body, const char *name, char *out, size_t cap);
+
 #endif

@@ -129,7 +129,7 @@ ft_code ft_trace_filter_set(ft_trace_filter *f, const char *name,
                               "error must be true or false, not \"%.64s\"", v);
     } else if (strcmp(name, "since") == 0 || strcmp(name, "until") == 0) {
         int64_t ms = 0;
-        if (*v != '\0' && (!parse_time_ms(v, &ms) || ms <= 0))
+        if (*v != '\0' && (!parse_time_ms(v, &ms) || ms < 0))
             return ft_err_set(err, FT_INVAL, 0,
                               "%s must be an RFC 3339 time (2026-11-26T12:00:00Z), "
                               "ms since the epoch or a duration back from now (2h), "
