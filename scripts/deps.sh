@@ -10,10 +10,11 @@ postgresql"
 
 # `scripts/deps.sh bench` adds what only `make bench` needs: protobuf-c,
 # for the decoder comparison (bench/decode_compare.c); `scripts/deps.sh
-# test` adds Chromium, which the dashboard's browser tests drive
+# test` adds Chromium, which the dashboard's browser tests drive, and the
+# openssl tool that makes a certificate for the HTTPS test
 case "${1:-}" in
 bench) PACKAGES="$PACKAGES protobuf-c-compiler libprotobuf-c-dev" ;;
-test) PACKAGES="$PACKAGES chromium" ;;
+test) PACKAGES="$PACKAGES chromium openssl" ;;
 esac
 
 missing=""

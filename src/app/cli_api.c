@@ -21,6 +21,7 @@ struct ft_api {
     char *base;  /* with a trailing slash */
     char *shown; /* base without user info */
     char *auth;  /* "Authorization: Bearer ..." or NULL */
+    char *ca_file; /* PEM certificates to trust, or NULL */
 };
 
 static unsigned n_open; /* curl_global_init once while any handle is open */
@@ -50,8 +51,8 @@ static char *without_userinfo(const char *url)
     return out;
 }
 
-ft_code ft_api_open(const char *base, const char *token, ft_api **out,
-                    ft_err *err)
+ft_code ft_api_open(const char *base, const char *token, const char *ca_file,
+                    ft_api **out, ft_err *err)
 {
     *out = NULL;
     if (!ft_api_is_url(base))
@@ -80,8 +81,10 @@ ft_code ft_api_open(const char *base, const char *token, ft_api **out,
             snprintf(a->auth, tl, "Authorization: Bearer %s", token);
     }
     a->h = curl_easy_init();
+    if (ca_file != NULL)
+        a->ca_file = strdup(ca_file);
     if (a->base == NULL || a->shown == NULL || (token != NULL && a->auth == NULL) ||
-        a->h == NULL) {
+        a->h == NULL || (ca_file != NULL && a->ca_file == NULL)) {
         ft_api_close(a);
         return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     }
@@ -98,6 +101,7 @@ void ft_api_close(ft_api *a)
             curl_easy_cleanup(a->h);
         free(a->base);
         free(a->shown);
+        free(a->ca_file);
         free(a->auth);
         free(a);
     }
@@ -224,10 +228,12 @@ static ft_code http_error(ft_err *err, const char *url, long status,
                       *what ? " " : "", status);
 }
 
-static void common_opts(CURL *h, const char *url, struct curl_slist *headers,
-                        reply *r, char *ebuf)
+static void common_opts(CURL *h, const char *url, const char *ca_file,
+                        struct curl_slist *headers, reply *r, char *ebuf)
 {
     curl_easy_setopt(h, CURLOPT_URL, url);
+    if (ca_file != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -286,7 +292,7 @@ ft_code ft_api_get(ft_api *a, const char *path, ft_buf *body,
     reply r = {.body = body, .max = API_BODY_MAX};
     char ebuf[CURL_ERROR_SIZE];
     curl_easy_reset(a->h);
-    common_opts(a->h, url, headers, &r, ebuf);
+    common_opts(a->h, url, a->ca_file, headers, &r, ebuf);
     curl_easy_setopt(a->h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(a->h, CURLOPT_TIMEOUT, 300L);
     CURLcode cc = curl_easy_perform(a->h);
@@ -389,7 +395,7 @@ ft_code ft_api_stream_open(ft_api *a, const char *path,
     }
     s->r.body = &s->errbody;
     s->r.max = API_ERROR_MAX;
-    common_opts(s->h, s->url, s->headers, &s->r, s->ebuf);
+    common_opts(s->h, s->url, a->ca_file, s->headers, &s->r, s->ebuf);
     curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_stream_body);
     curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
     /* the server sends a comment every 15 s: a minute of silence is a

@@ -31,10 +31,12 @@ bool ft_api_is_url(const char *url);
 /*
  * base: the UI listener's URL, with or without a trailing slash
  * ("http://127.0.0.1:8080", "https://host/fedtrace/").  token: sent as
- * "Authorization: Bearer TOKEN", or NULL.  Both are copied.
+ * "Authorization: Bearer TOKEN", or NULL.  ca_file: PEM certificates to
+ * trust for https (a self-signed server), or NULL for the system's.  All
+ * are copied.
  */
-ft_code ft_api_open(const char *base, const char *token, ft_api **out,
-                    ft_err *err);
+ft_code ft_api_open(const char *base, const char *token, const char *ca_file,
+                    ft_api **out, ft_err *err);
 void ft_api_close(ft_api *a); /* NULL is a no-op */
 /* The base URL as shown in messages (no user:password), with a trailing
  * slash.  Valid until ft_api_close. */

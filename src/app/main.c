@@ -57,6 +57,7 @@ enum {
 typedef struct cli {
     const char *store;
     const char *api_token;
+    const char *ca_cert;
     bool json, help;
     size_t limit;
     const char *cursor;
@@ -342,7 +343,10 @@ static const char k_common_help[] =
     "                         http://HOST:PORT/ or https://HOST/BASE/ (the address\n"
     "                         of fedtrace serve --ui-listen)\n"
     "  --api-token TOKEN      with an API URL: send \"Authorization: Bearer TOKEN\"\n"
-    "                         (default $FEDTRACE_API_TOKEN)\n";
+    "                         (default $FEDTRACE_API_TOKEN)\n"
+    "  --ca-cert FILE         with an https:// API URL: trust the certificates in\n"
+    "                         this PEM file (default $FEDTRACE_CA_CERT, else the\n"
+    "                         system's)\n";
 
 static const char k_filter_help[] =
     "filters (all given must match; the API's query parameters of the same names):\n"
@@ -548,6 +552,7 @@ static int parse_args(int argc, char **argv, cli *c)
         unsigned cmds;
     } k_flags[] = {
         {"store", true, C_ALL},           {"api-token", true, C_READ},
+        {"ca-cert", true, C_READ},
         {"json", false, C_ALL & ~C_SWEEP}, {"limit", true, C_FILTER},
         {"cursor", true, C_TRACES},       {"ttl", true, C_IMPORT},
         {"interval", true, C_TAIL},       {"timeout", true, C_TAIL},
@@ -619,6 +624,8 @@ static int parse_args(int argc, char **argv, cli *c)
             c->store = val;
         } else if (strcmp(name, "api-token") == 0) {
             c->api_token = val;
+        } else if (strcmp(name, "ca-cert") == 0) {
+            c->ca_cert = val;
         } else if (strcmp(name, "cursor") == 0) {
             c->cursor = val;
         } else if (strcmp(name, "limit") == 0) {
@@ -727,7 +734,10 @@ static int source_open(const cli *c, const char *cmd, bool api_ok, source *s)
         const char *token = c->api_token;
         if (token == NULL && getenv("FEDTRACE_API_TOKEN") && *getenv("FEDTRACE_API_TOKEN"))
             token = getenv("FEDTRACE_API_TOKEN");
-        if (ft_api_open(c->store, token, &s->api, &err) != FT_OK) {
+        const char *ca = c->ca_cert;
+        if (ca == NULL && getenv("FEDTRACE_CA_CERT") && *getenv("FEDTRACE_CA_CERT"))
+            ca = getenv("FEDTRACE_CA_CERT");
+        if (ft_api_open(c->store, token, ca, &s->api, &err) != FT_OK) {
             print_err("", err.msg);
             return 1;
         }

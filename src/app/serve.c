@@ -31,6 +31,8 @@ typedef struct serve_settings {
     char *session_secret;
     int64_t session_ttl_ms;
     char *base_path;
+    char *ui_tls_cert;
+    char *ui_tls_key;
 } serve_settings;
 
 #define OPT(name, type, field, def, metavar, help) \
@@ -50,6 +52,10 @@ static const ft_opt k_opts[] = {
         "dashboard, API, health and metrics address, or off (port 0 picks a free port)"),
     OPT("base-path", FT_OPT_STR, base_path, "/", "PATH",
         "serve the dashboard and API under PATH (behind a reverse proxy)"),
+    OPT("ui-tls-cert", FT_OPT_STR, ui_tls_cert, NULL, "FILE",
+        "serve the dashboard and API over HTTPS with this PEM certificate (chain)"),
+    OPT("ui-tls-key", FT_OPT_STR, ui_tls_key, NULL, "FILE",
+        "the PEM private key of --ui-tls-cert"),
     OPT("retention", FT_OPT_DURATION, retention_ms, "72h", "DURATION",
         "how long stored data lives (0 keeps it forever)"),
     OPT("disk-budget", FT_OPT_SIZE, disk_budget, "2GiB", "SIZE",
@@ -172,6 +178,8 @@ int ft_serve_main(int argc, char **argv)
         .ui_password = st.ui_password,
         .session_secret = st.session_secret,
         .session_ttl_ms = st.session_ttl_ms,
+        .ui_tls_cert = st.ui_tls_cert,
+        .ui_tls_key = st.ui_tls_key,
         .out = stdout,
     };
     ft_server *srv = NULL;

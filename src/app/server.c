@@ -499,6 +499,27 @@ static ft_code parse_listen(const char *what, const char *spec,
     return FT_OK;
 }
 
+/* A whole (small) file as a C string (malloc), for TLS keys. */
+static char *read_pem(const char *what, const char *path, ft_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+    if (f != NULL) {
+        buf = ft_malloc(1 << 20);
+        n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+        fclose(f);
+    }
+    if (buf != NULL)
+        buf[n] = '\0';
+    if (buf == NULL || n == 0 || strstr(buf, "-----BEGIN") == NULL) {
+        ft_free(buf);
+        ft_err_set(err, FT_INVAL, 0, "--%s \"%s\": not a readable PEM file", what, path);
+        return NULL;
+    }
+    return buf;
+}
+
 static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
                             bool per_connection, MHD_AccessHandlerCallback handler,
                             MHD_RequestCompletedCallback done,
@@ -507,6 +528,21 @@ static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
     *out = NULL;
     if (spec == NULL || *spec == '\0' || strcmp(spec, "off") == 0)
         return FT_OK;
+    /* TLS on the UI listener: cookies then carry Secure */
+    bool tls = per_connection && s->o.ui_tls_cert != NULL && *s->o.ui_tls_cert;
+    if (per_connection && !tls && s->o.ui_tls_key != NULL && *s->o.ui_tls_key)
+        return ft_err_set(err, FT_INVAL, 0, "--ui-tls-key needs --ui-tls-cert");
+    char *cert = NULL, *key = NULL;
+    if (tls) {
+        if (s->o.ui_tls_key == NULL || *s->o.ui_tls_key == '\0')
+            return ft_err_set(err, FT_INVAL, 0, "--ui-tls-cert needs --ui-tls-key");
+        if ((cert = read_pem("ui-tls-cert", s->o.ui_tls_cert, err)) == NULL)
+            return err->code;
+        if ((key = read_pem("ui-tls-key", s->o.ui_tls_key, err)) == NULL) {
+            ft_free(cert);
+            return err->code;
+        }
+    }
     struct sockaddr_storage ss;
     socklen_t sl;
     ft_code rc = parse_listen(what, spec, &ss, &sl, err);
@@ -518,7 +554,14 @@ static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
                      (per_connection ? MHD_USE_THREAD_PER_CONNECTION : MHD_USE_EPOLL);
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (tls)
+        flags |= MHD_USE_TLS;
     unsigned threads = per_connection ? 0 : s->o.threads ? (unsigned)s->o.threads : 2;
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+        {MHD_OPTION_END, 0, NULL},
+    };
     *out = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -526,10 +569,15 @@ static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(per_connection ? 256 : 1024),
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
                             MHD_OPTION_NOTIFY_COMPLETED, done, s,
+                            MHD_OPTION_ARRAY, tls_opts,
                             MHD_OPTION_END);
+    if (key != NULL)
+        memset(key, 0, strlen(key)); /* MHD keeps its own copy */
+    ft_free(cert);
+    ft_free(key);
     if (*out == NULL)
-        return ft_err_set(err, FT_IO, 0, "cannot listen on %s for %s (address in use?)",
-                          spec, what);
+        return ft_err_set(err, FT_IO, 0, "cannot listen on %s for %s (address in use%s?)",
+                          spec, what, tls ? ", or a key that does not fit the certificate" : "");
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(*out, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = di ? di->port : 0;
     char host[INET6_ADDRSTRLEN] = "";
@@ -538,10 +586,11 @@ static ft_code start_daemon(ft_server *s, const char *what, const char *spec,
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
     FILE *f = s->o.out ? s->o.out : stdout;
+    const char *scheme = tls ? "https" : "http";
     if (ss.ss_family == AF_INET6)
-        fprintf(f, "fedtrace: %s listening on http://[%s]:%u\n", what, host, port);
+        fprintf(f, "fedtrace: %s listening on %s://[%s]:%u\n", what, scheme, host, port);
     else
-        fprintf(f, "fedtrace: %s listening on http://%s:%u\n", what, host, port);
+        fprintf(f, "fedtrace: %s listening on %s://%s:%u\n", what, scheme, host, port);
     fflush(f);
     return FT_OK;
 }

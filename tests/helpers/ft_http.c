@@ -509,9 +509,10 @@ int ft_http_once(int port, const char *method, const char *path,
 
 static int port_of(const char *line, const char *what)
 {
-    char prefix[64];
+    char prefix[64], tls[64];
     snprintf(prefix, sizeof prefix, "fedtrace: %s listening on http://", what);
-    if (strncmp(line, prefix, strlen(prefix)) != 0)
+    snprintf(tls, sizeof tls, "fedtrace: %s listening on https://", what);
+    if (strncmp(line, prefix, strlen(prefix)) != 0 && strncmp(line, tls, strlen(tls)) != 0)
         return -1;
     const char *colon = strrchr(line, ':');
     return colon ? atoi(colon + 1) : -1;

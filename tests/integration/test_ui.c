@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "ft_http.h"
 #include "ft_json_test.h"
 #include "ft_test_util.h"
@@ -455,6 +457,111 @@ static void test_event_stream(void **state)
     env_end(&e);
 }
 
+static size_t collect_headers(char *p, size_t size, size_t n, void *ud)
+{
+    ft_buf *b = ud;
+    ft_buf_put(b, p, size * n);
+    return size * n;
+}
+
+/* fedtrace's CLI on the API; returns the exit status, output in *out. */
+static int cli(const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", FT_BIN, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    ft_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        ft_buf_put(&b, chunk, n);
+    int st = pclose(p);
+    *out = strdup(ft_buf_cstr(&b));
+    ft_buf_free(&b);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* HTTPS on the UI listener: the cookie carries Secure; the CLI trusts the
+ * server's certificate only when told to. */
+static void test_tls(void **state)
+{
+    (void)state;
+    char *dir = ft_test_tmpdir("ui-tls");
+    char cmd[2048], cert[600], key[600];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    env e;
+    const char *const extra[] = {"--ui-tls-cert", cert, "--ui-tls-key", key, "--ui-password",
+                                 "pw", "--api-token", "tok", NULL};
+    env_start(&e, "ui-tls-serve", extra);
+    load_fixtures(&e);
+    char url[128];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/login", e.d.ui_port);
+    CURL *h = curl_easy_init();
+    ft_buf hdr = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CAINFO, cert);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "password=pw");
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_headers);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_headers);
+    ft_buf body = {0};
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 303);
+    const char *hs = ft_buf_cstr(&hdr);
+    const char *sc = strstr(hs, "Set-Cookie: fedtrace_session=");
+    assert_non_null(sc);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(sc, "\r\n"), sc);
+    assert_non_null(strstr(line, "; Secure"));
+    assert_non_null(strstr(line, "HttpOnly"));
+    curl_easy_cleanup(h);
+    ft_buf_free(&hdr);
+    ft_buf_free(&body);
+    /* the CLI over HTTPS: refused without the certificate, fine with it */
+    char args[1024], *out;
+    snprintf(args, sizeof args, "traces --json --store https://127.0.0.1:%d --api-token tok",
+             e.d.ui_port);
+    assert_int_equal(cli(args, &out), 1);
+    assert_non_null(strstr(out, "certificate"));
+    free(out);
+    snprintf(args, sizeof args,
+             "traces --json --limit 100 --store https://127.0.0.1:%d --api-token tok --ca-cert %s",
+             e.d.ui_port, cert);
+    assert_int_equal(cli(args, &out), 0);
+    json_t *arr = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(arr), 11);
+    json_decref(arr);
+    free(out);
+    env_end(&e);
+    ft_test_rmrf(dir);
+    free(dir);
+    /* a key without a certificate, or files that are not PEM: refused */
+    const char *const half[] = {"--ui-tls-key", "/nonexistent.pem", NULL};
+    ft_daemon d;
+    char *d2 = ft_test_tmpdir("ui-tls-bad");
+    char store[700], logp[700];
+    snprintf(store, sizeof store, "lmdb:%s/s", d2);
+    snprintf(logp, sizeof logp, "%s/log", d2);
+    assert_int_equal(ft_daemon_start(&d, store, logp, half), -1);
+    const char *const notpem[] = {"--ui-tls-cert", logp, "--ui-tls-key", logp, NULL};
+    assert_int_equal(ft_daemon_start(&d, store, logp, notpem), -1);
+    uint8_t *l = ft_test_read_file(logp, NULL);
+    assert_non_null(strstr((char *)l, "not a readable PEM file"));
+    free(l);
+    ft_test_rmrf(d2);
+    free(d2);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -463,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_login_password_mode),
         cmocka_unit_test(test_api_filters),
         cmocka_unit_test(test_event_stream),
+        cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,9 +154,15 @@ if (listed === undefined) {
       fail(`/api/traces: missing trace ${id} (${show(t)})`);
       continue;
     }
+    // Fedify's TraceSummary fields; fedtrace adds its own (directions,
+    // services, ...), which Fedify does not have.
+    const g = got.get(id);
+    const view = Object.fromEntries(Object.keys(t).map((k) => [k, g[k]]));
     const out = [];
-    diff("", t, got.get(id), out);
+    diff("", t, view, out);
     for (const line of out) fail(`/api/traces ${id}: ${line}`);
+    if (!Array.isArray(g.directions) || typeof g.verificationFailed !== "boolean")
+      fail(`/api/traces ${id}: fedtrace's summary fields missing (${show(g, 200)})`);
   }
   for (const [id, t] of got) {
     if (!want.has(id)) fail(`/api/traces: extra trace ${id} (${show(t)})`);
