@@ -511,15 +511,8 @@ out:
  * _summaries key that Fedify's getRecentTraces() reads. */
 static void fedify_summary_json(ft_buf *b, const ft_trace_summary *s)
 {
-    ft_buf_printf(b, "{\"traceId\":\"%s\",\"timestamp\":\"%s\","
-                     "\"activityCount\":%zu,\"activityTypes\":[",
-                  s->trace_id, s->timestamp, s->activity_count);
-    for (size_t i = 0; i < s->n_activity_types; i++) {
-        if (i)
-            ft_buf_putc(b, ',');
-        ft_buf_put(b, s->activity_types[i].ptr, s->activity_types[i].len);
-    }
-    ft_buf_puts(b, "]}");
+    ft__fedify_summary_fields(b, s);
+    ft_buf_putc(b, '}');
 }
 
 /* ---- compare-and-swap helpers ---- */

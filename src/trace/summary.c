@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "trace/trace_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -287,7 +288,7 @@ static void json_strs(ft_buf *b, const char *name, const ft_str *v, size_t n)
     ft_buf_putc(b, ']');
 }
 
-void ft_trace_summary_json(ft_buf *b, const ft_trace_summary *s)
+void ft__fedify_summary_fields(ft_buf *b, const ft_trace_summary *s)
 {
     ft_buf_printf(b, "{\"traceId\":\"%s\",\"timestamp\":\"%s\","
                      "\"activityCount\":%zu,\"activityTypes\":[",
@@ -297,7 +298,13 @@ void ft_trace_summary_json(ft_buf *b, const ft_trace_summary *s)
             ft_buf_putc(b, ',');
         ft_buf_put(b, s->activity_types[i].ptr, s->activity_types[i].len);
     }
-    ft_buf_puts(b, "],\"directions\":[");
+    ft_buf_putc(b, ']');
+}
+
+void ft_trace_summary_json(ft_buf *b, const ft_trace_summary *s)
+{
+    ft__fedify_summary_fields(b, s);
+    ft_buf_puts(b, ",\"directions\":[");
     bool in = s->directions & FT_DIR_INBOUND, out = s->directions & FT_DIR_OUTBOUND;
     ft_buf_printf(b, "%s%s%s]", in ? "\"inbound\"" : "", in && out ? "," : "",
                   out ? "\"outbound\"" : "");

@@ -22,6 +22,10 @@ ft_direction ft__activity_event_kind(const ft_event *ev);
 bool ft__activity_record_json(const ft_span *sp, const ft_event *ev,
                               ft_buf *out);
 
+/* Fedify's four TraceSummary fields as an unclosed JSON object:
+ * {"traceId":…,"timestamp":…,"activityCount":…,"activityTypes":[…] */
+void ft__fedify_summary_fields(ft_buf *b, const ft_trace_summary *s);
+
 /* OTLP-JSON span object (resource and scope inlined). */
 void ft__span_json(ft_buf *b, const ft_span *sp);
 /* OTLP-JSON log record object (resource and scope inlined). */

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "ft_http.h"
+#include "ft_serve_env.h"
 #include "ft_json_test.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
@@ -36,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FIXTURES FT_TEST_DATA "/fedify-2.3.6"
-#define N_FIXTURES 8
+#define FIXTURES FT_FIXTURES
+#define N_FIXTURES FT_N_FIXTURES
 
 static char *tmp;
 static ft_daemon d;
@@ -198,22 +199,6 @@ static void expect_equal(json_t *got, json_t *want, const char *what)
 
 /* ---- sending ---- */
 
-static void post_fixtures(int otlp_port)
-{
-    for (int i = 1; i <= N_FIXTURES; i++) {
-        char path[512];
-        snprintf(path, sizeof path, FIXTURES "/%04d-traces.pb", i);
-        size_t len;
-        uint8_t *body = ft_test_read_file(path, &len);
-        assert_non_null(body);
-        const char *const pb[] = {"Content-Type: application/x-protobuf", NULL};
-        ft_http_resp r;
-        assert_int_equal(ft_http_once(otlp_port, "POST", "/v1/traces", pb, body, len, &r), 0);
-        assert_int_equal(r.status, 200);
-        ft_http_resp_free(&r);
-        free(body);
-    }
-}
 
 static uint64_t now_ns(void)
 {
@@ -652,7 +637,7 @@ static void test_tail_store(void **state)
 static int setup(void **state)
 {
     (void)state;
-    post_fixtures(d.otlp_port);
+    ft_post_fixtures(d.otlp_port);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ft_http.h"
+#include "ft_serve_env.h"
 #include "ft_json_test.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
@@ -32,55 +33,12 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define FIXTURES FT_TEST_DATA "/fedify-2.3.6"
-#define N_FIXTURES 8
+#define FIXTURES FT_FIXTURES
+#define N_FIXTURES FT_N_FIXTURES
 
 static const char *const k_pb[] = {"Content-Type: application/x-protobuf", NULL};
 
-typedef struct env {
-    char *dir;
-    char store[600];
-    char log[600];
-    ft_daemon d;
-} env;
-
-static void env_start(env *e, const char *tag, const char *store_params,
-                      const char *const *extra)
-{
-    e->dir = ft_test_tmpdir(tag);
-    snprintf(e->store, sizeof e->store, "lmdb:%s/store%s", e->dir, store_params);
-    snprintf(e->log, sizeof e->log, "%s/serve.log", e->dir);
-    if (ft_daemon_start(&e->d, e->store, e->log, extra) != 0) {
-        uint8_t *log = ft_test_read_file(e->log, NULL);
-        fail_msg("fedtrace serve did not start:\n%s", log ? (char *)log : "(no log)");
-    }
-}
-
-static void env_restart(env *e, const char *const *extra)
-{
-    if (ft_daemon_start(&e->d, e->store, e->log, extra) != 0)
-        fail_msg("fedtrace serve did not restart");
-}
-
-static void env_end(env *e)
-{
-    if (e->d.pid > 0) {
-        int st = ft_daemon_stop(&e->d, SIGTERM);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
-    }
-    ft_test_rmrf(e->dir);
-    free(e->dir);
-}
-
-static uint8_t *fixture(int i, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof path, FIXTURES "/%04d-traces.pb", i);
-    uint8_t *b = ft_test_read_file(path, len);
-    assert_non_null(b);
-    return b;
-}
+typedef ft_serve_env env;
 
 /* A metric's value from /metrics (first sample whose line starts with name),
  * asked with the given headers (a token). */
@@ -198,7 +156,7 @@ static void still_serving(env *e)
 {
     uint8_t *b;
     size_t len;
-    b = fixture(1, &len);
+    b = ft_fixture(1, &len);
     expect_status(e->d.otlp_port, "POST", "/v1/traces", k_pb, b, len, 200);
     free(b);
     expect_status(e->d.ui_port, "GET", "/healthz", NULL, NULL, 0, 200);
@@ -210,13 +168,13 @@ static void test_fixtures_through_http(void **state)
 {
     (void)state;
     env e;
-    env_start(&e, "serve-fixtures", "", NULL);
+    ft_serve_env_start(&e, "serve-fixtures", "", NULL);
     /* all eight on one keep-alive connection, chunked as Fedify sends them */
     int fd = ft_http_connect(e.d.otlp_port);
     assert_true(fd >= 0);
     for (int i = 1; i <= N_FIXTURES; i++) {
         size_t len;
-        uint8_t *b = fixture(i, &len);
+        uint8_t *b = ft_fixture(i, &len);
         ft_http_resp r;
         assert_int_equal(ft_http_request(fd, "POST", "/v1/traces", k_pb, b, len, 4096, &r), 0);
         assert_int_equal(r.status, 200);
@@ -286,7 +244,7 @@ static void test_fixtures_through_http(void **state)
     json_decref(empty);
     json_decref(traces);
     json_decref(ref);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* Paging: limit and the X-Next-Cursor header walk every trace once. */
@@ -294,10 +252,10 @@ static void test_paging(void **state)
 {
     (void)state;
     env e;
-    env_start(&e, "serve-paging", "", NULL);
+    ft_serve_env_start(&e, "serve-paging", "", NULL);
     for (int i = 1; i <= N_FIXTURES; i++) {
         size_t len;
-        uint8_t *b = fixture(i, &len);
+        uint8_t *b = ft_fixture(i, &len);
         expect_status(e.d.otlp_port, "POST", "/v1/traces", k_pb, b, len, 200);
         free(b);
     }
@@ -324,7 +282,7 @@ static void test_paging(void **state)
     }
     assert_int_equal(seen, json_array_size(all));
     json_decref(all);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* ---- status codes ---- */
@@ -366,10 +324,10 @@ static void test_status_codes(void **state)
     (void)state;
     env e;
     const char *const extra[] = {"--body-limit", "1MiB", NULL};
-    env_start(&e, "serve-status", "", extra);
+    ft_serve_env_start(&e, "serve-status", "", extra);
     int port = e.d.otlp_port;
     size_t len;
-    uint8_t *b = fixture(2, &len);
+    uint8_t *b = ft_fixture(2, &len);
 
     /* 405 with Allow, 404 */
     ft_http_resp r;
@@ -519,7 +477,7 @@ static void test_status_codes(void **state)
     still_serving(&e);
     free(big);
     free(b);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* ---- overload and a store that cannot take data ---- */
@@ -570,9 +528,9 @@ static void test_overload_and_sigterm(void **state)
     (void)state;
     env e;
     const char *const extra[] = {"--max-inflight", "1", "--disk-budget", "0", NULL};
-    env_start(&e, "serve-overload", "", extra);
+    ft_serve_env_start(&e, "serve-overload", "", extra);
     size_t len;
-    uint8_t *b = fixture(3, &len);
+    uint8_t *b = ft_fixture(3, &len);
     expect_status(e.d.otlp_port, "POST", "/v1/traces", k_pb, b, len, 200);
 
     char dir[700];
@@ -608,7 +566,7 @@ static void test_overload_and_sigterm(void **state)
     assert_non_null(strstr((char *)log, "stopped; store closed"));
     free(log);
     free(b);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 static void test_store_full_503(void **state)
@@ -616,7 +574,7 @@ static void test_store_full_503(void **state)
     (void)state;
     env e;
     const char *const extra[] = {"--disk-budget", "0", NULL};
-    env_start(&e, "serve-full", "?mapsize=1MiB", extra);
+    ft_serve_env_start(&e, "serve-full", "?mapsize=1MiB", extra);
     ft_pbw w;
     ft_pbw_init(&w);
     int got503 = 0;
@@ -643,7 +601,7 @@ static void test_store_full_503(void **state)
     assert_int_equal(spans_of(e.d.ui_port, 0), 1);
     assert_true(metric(e.d.ui_port, "fedtrace_store_up") == 0);
     ft_pbw_free(&w);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* ---- the disk budget ---- */
@@ -653,7 +611,7 @@ static void test_disk_budget(void **state)
     (void)state;
     env e;
     const char *const extra[] = {"--disk-budget", "2MiB", NULL};
-    env_start(&e, "serve-budget", "", extra);
+    ft_serve_env_start(&e, "serve-budget", "", extra);
     ft_pbw w;
     ft_pbw_init(&w);
     const unsigned n = 120; /* 120 traces of ~64 KB: ~8 MB, four times the budget */
@@ -681,7 +639,7 @@ static void test_disk_budget(void **state)
     assert_true(metric(e.d.ui_port, "fedtrace_evicted_traces_total") > 0);
     assert_int_equal(spans_of(e.d.ui_port, 0), 0);     /* the oldest went */
     assert_int_equal(spans_of(e.d.ui_port, n - 1), 1); /* the newest stayed */
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* ---- durability under SIGKILL ---- */
@@ -720,7 +678,7 @@ static void test_sigkill_loses_nothing_acknowledged(void **state)
 {
     (void)state;
     env e;
-    env_start(&e, "serve-kill", "", NULL);
+    ft_serve_env_start(&e, "serve-kill", "", NULL);
     enum { N_WRITERS = 3 };
     writer *wr = calloc(N_WRITERS, sizeof *wr);
     pthread_t th[N_WRITERS];
@@ -742,7 +700,7 @@ static void test_sigkill_loses_nothing_acknowledged(void **state)
     assert_true(WIFSIGNALED(st));
     for (int i = 0; i < N_WRITERS; i++)
         pthread_join(th[i], NULL);
-    env_restart(&e, NULL);
+    ft_serve_env_restart(&e, NULL);
     size_t checked = 0;
     for (int i = 0; i < N_WRITERS; i++)
         for (size_t j = 0; j < wr[i].n_acked; j++) {
@@ -753,7 +711,7 @@ static void test_sigkill_loses_nothing_acknowledged(void **state)
     assert_true(checked > 100);
     printf("sigkill: %zu acknowledged traces all present after restart\n", checked);
     free(wr);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* ---- listeners ---- */
@@ -763,11 +721,11 @@ static void test_listeners_off_and_bad_flags(void **state)
     (void)state;
     env e;
     const char *const only_otlp[] = {"--ui-listen", "off", NULL};
-    env_start(&e, "serve-off", "", only_otlp);
+    ft_serve_env_start(&e, "serve-off", "", only_otlp);
     assert_true(e.d.otlp_port > 0);
     assert_int_equal(e.d.ui_port, 0);
     size_t len;
-    uint8_t *b = fixture(1, &len);
+    uint8_t *b = ft_fixture(1, &len);
     expect_status(e.d.otlp_port, "POST", "/v1/traces", k_pb, b, len, 200);
     free(b);
     int st = ft_daemon_stop(&e.d, SIGINT);
@@ -781,7 +739,7 @@ static void test_listeners_off_and_bad_flags(void **state)
     assert_non_null(strstr((char *)log, "--retention: \"forever\" is not a duration"));
     assert_non_null(strstr((char *)log, "both listeners are off"));
     free(log);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* Bearer tokens: OTLP and the API each need their own when set; health
@@ -791,9 +749,9 @@ static void test_auth(void **state)
     (void)state;
     env e;
     const char *const extra[] = {"--otlp-token", "ingest-secret", "--api-token", "read-secret", NULL};
-    env_start(&e, "serve-auth", "", extra);
+    ft_serve_env_start(&e, "serve-auth", "", extra);
     size_t len;
-    uint8_t *b = fixture(1, &len);
+    uint8_t *b = ft_fixture(1, &len);
     ft_http_resp r;
     assert_int_equal(post(e.d.otlp_port, b, len, NULL, &r), 0);
     assert_int_equal(r.status, 401);
@@ -853,7 +811,7 @@ static void test_auth(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(ft_daemon_start(&e.d, e.store, e.log, tokened), 0);
     expect_status(e.d.ui_port, "GET", "/api/traces", NULL, NULL, 0, 401);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 int main(void)

@@ -22,56 +22,15 @@
 
 #include "core/buf.h"
 #include "ft_http.h"
+#include "ft_serve_env.h"
 #include "ft_json_test.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
 
-#define FIXTURES FT_TEST_DATA "/fedify-2.3.6"
+#define FIXTURES FT_FIXTURES
 
-static const char *const k_pb[] = {"Content-Type: application/x-protobuf", NULL};
 
-typedef struct env {
-    char *dir;
-    char store[600];
-    char log[600];
-    ft_daemon d;
-} env;
-
-static void env_start(env *e, const char *tag, const char *const *extra)
-{
-    e->dir = ft_test_tmpdir(tag);
-    snprintf(e->store, sizeof e->store, "lmdb:%s/store", e->dir);
-    snprintf(e->log, sizeof e->log, "%s/serve.log", e->dir);
-    if (ft_daemon_start(&e->d, e->store, e->log, extra) != 0) {
-        uint8_t *log = ft_test_read_file(e->log, NULL);
-        fail_msg("fedtrace serve did not start:\n%s", log ? (char *)log : "(no log)");
-    }
-}
-
-static void env_end(env *e)
-{
-    int st = ft_daemon_stop(&e->d, SIGTERM);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-    ft_test_rmrf(e->dir);
-    free(e->dir);
-}
-
-static void load_fixtures(env *e)
-{
-    for (int i = 1; i <= 8; i++) {
-        char path[512];
-        size_t len;
-        snprintf(path, sizeof path, FIXTURES "/%04d-traces.pb", i);
-        uint8_t *b = ft_test_read_file(path, &len);
-        assert_non_null(b);
-        ft_http_resp r;
-        assert_int_equal(ft_http_once(e->d.otlp_port, "POST", "/v1/traces", k_pb, b, len, &r), 0);
-        assert_int_equal(r.status, 200);
-        ft_http_resp_free(&r);
-        free(b);
-    }
-}
+typedef ft_serve_env env;
 
 /* One request; fails unless the status is `want`.  The caller frees r. */
 static void req(int port, const char *method, const char *path, const char *const *headers,
@@ -132,8 +91,8 @@ static void test_login_user_mode(void **state)
     env e;
     const char *const extra[] = {"--ui-user", "alice", "--ui-password", "correct horse",
                                  "--base-path", "/ft", "--api-token", "tok", NULL};
-    env_start(&e, "ui-user", extra);
-    load_fixtures(&e);
+    ft_serve_env_start(&e, "ui-user", "", extra);
+    ft_post_fixtures(e.d.otlp_port);
     int p = e.d.ui_port;
     ft_http_resp r;
 
@@ -227,7 +186,7 @@ static void test_login_user_mode(void **state)
     ft_http_resp_free(&r);
     expect(p, "GET", "/ft/api/traces", with, NULL, 401);
     free(cookie);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* Password mode: no user name; repeated failures are slowed down. */
@@ -236,7 +195,7 @@ static void test_login_password_mode(void **state)
     (void)state;
     env e;
     const char *const extra[] = {"--ui-password", "pw", NULL};
-    env_start(&e, "ui-password", extra);
+    ft_serve_env_start(&e, "ui-password", "", extra);
     int p = e.d.ui_port;
     ft_http_resp r;
     req(p, "GET", "/login", NULL, NULL, 200, &r);
@@ -267,7 +226,7 @@ static void test_login_password_mode(void **state)
     assert_non_null(strstr((char *)log, "failed login from 127.0.0.1"));
     free(log);
     free(cookie);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* Filters and errors of /api/traces, and the OTLP download. */
@@ -275,8 +234,8 @@ static void test_api_filters(void **state)
 {
     (void)state;
     env e;
-    env_start(&e, "ui-api", NULL);
-    load_fixtures(&e);
+    ft_serve_env_start(&e, "ui-api", "", NULL);
+    ft_post_fixtures(e.d.otlp_port);
     int p = e.d.ui_port;
     json_t *ref = json_load_file(FIXTURES "/reference.json", 0, NULL);
     assert_non_null(ref);
@@ -367,7 +326,7 @@ static void test_api_filters(void **state)
     json_decref(doc);
     expect(p, "GET", "/api/traces/00000000000000000000000000000001/otlp", NULL, NULL, 404);
     json_decref(ref);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 /* Reads from fd until `needle` has arrived or ms pass; true if it did. */
@@ -418,8 +377,8 @@ static void test_event_stream(void **state)
 {
     (void)state;
     env e;
-    env_start(&e, "ui-events", NULL);
-    load_fixtures(&e);
+    ft_serve_env_start(&e, "ui-events", "", NULL);
+    ft_post_fixtures(e.d.otlp_port);
     int fd = ft_http_connect(e.d.ui_port);
     assert_true(fd >= 0);
     const char *rq = "GET /api/events?service=live&type=Follow HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -454,7 +413,7 @@ static void test_event_stream(void **state)
     ft_http_close(fd);
     free(other);
     free(mine);
-    env_end(&e);
+    ft_serve_env_end(&e);
 }
 
 static size_t collect_headers(char *p, size_t size, size_t n, void *ud)
@@ -499,8 +458,8 @@ static void test_tls(void **state)
     env e;
     const char *const extra[] = {"--ui-tls-cert", cert, "--ui-tls-key", key, "--ui-password",
                                  "pw", "--api-token", "tok", NULL};
-    env_start(&e, "ui-tls-serve", extra);
-    load_fixtures(&e);
+    ft_serve_env_start(&e, "ui-tls-serve", "", extra);
+    ft_post_fixtures(e.d.otlp_port);
     char url[128];
     snprintf(url, sizeof url, "https://127.0.0.1:%d/login", e.d.ui_port);
     CURL *h = curl_easy_init();
@@ -542,7 +501,7 @@ static void test_tls(void **state)
     assert_int_equal(json_array_size(arr), 11);
     json_decref(arr);
     free(out);
-    env_end(&e);
+    ft_serve_env_end(&e);
     ft_test_rmrf(dir);
     free(dir);
     /* a key without a certificate, or files that are not PEM: refused */
