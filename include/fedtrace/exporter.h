@@ -57,6 +57,10 @@ typedef struct ft_exporter_opts {
     size_t n_key_prefix;
     /* Time to live of everything written, in ms; <= 0 keeps forever. */
     int64_t ttl_ms;
+    /* Counts RED metrics, map edges and statements of what is stored, and
+     * names each span's inferred peer ("peer" in the stored span); NULL:
+     * neither.  Borrowed; one may serve many exporters. */
+    struct ft_metrics *metrics;
 } ft_exporter_opts;
 
 /* kv is borrowed and must outlive the exporter.  opts may be NULL. */
@@ -212,6 +216,16 @@ ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
  * strategy: without LIST the summaries cannot be found.
  */
 ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err);
+
+/*
+ * Traces linked with this one (span links, as Sidekiq jobs link to the
+ * span that enqueued them): {"incoming": [{traceId, spanId, fromTraceId,
+ * fromSpanId, fromService, fromName}], "outgoing": [{traceId, spanId,
+ * fromSpanId, fromService, fromName}]}.  Incoming links are found for the
+ * LIST strategy only.
+ */
+ft_code ft_exporter_linked_json(ft_exporter *ex, const char *trace_id, ft_arena *arena,
+                                ft_str *out, ft_err *err);
 
 /* Renders summaries as Fedify's JSON array of TraceSummary, each object
  * with fedtrace's fields added: "directions" (["inbound", "outbound"]),

@@ -752,7 +752,7 @@ static int source_open(const cli *c, const char *cmd, bool api_ok, source *s)
     if (s->shown == NULL)
         return 1;
     if (ft_kv_open(c->store, &s->kv, &err) != FT_OK ||
-        ft_exporter_create(s->kv, &(ft_exporter_opts){NULL, 0, c->ttl_ms}, &s->ex, &err) != FT_OK) {
+        ft_exporter_create(s->kv, &(ft_exporter_opts){.ttl_ms = c->ttl_ms}, &s->ex, &err) != FT_OK) {
         print_err("", err.msg);
         source_close(s);
         return 1;

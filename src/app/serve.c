@@ -33,6 +33,7 @@ typedef struct serve_settings {
     char *base_path;
     char *ui_tls_cert;
     char *ui_tls_key;
+    bool show_ip_peers;
 } serve_settings;
 
 #define OPT(name, type, field, def, metavar, help) \
@@ -72,6 +73,8 @@ static const ft_opt k_opts[] = {
         "require \"Authorization: Bearer TOKEN\" on OTLP requests"),
     OPT("api-token", FT_OPT_STR, api_token, NULL, "TOKEN",
         "require \"Authorization: Bearer TOKEN\" on /api and /metrics"),
+    OPT("show-ip-peers", FT_OPT_BOOL, show_ip_peers, "false", NULL,
+        "name inferred services by IP-literal hosts instead of \"ip-address\""),
     OPT("ui-password", FT_OPT_STR, ui_password, NULL, "PASSWORD",
         "dashboard login with this password (better: FEDTRACE_UI_PASSWORD)"),
     OPT("ui-user", FT_OPT_STR, ui_user, NULL, "NAME",
@@ -179,6 +182,7 @@ int ft_serve_main(int argc, char **argv)
         .session_secret = st.session_secret,
         .session_ttl_ms = st.session_ttl_ms,
         .ui_tls_cert = st.ui_tls_cert,
+        .show_ip_peers = st.show_ip_peers,
         .ui_tls_key = st.ui_tls_key,
         .out = stdout,
     };

@@ -46,7 +46,7 @@ static ft_code worker_open(ft_server *s, worker **out, ft_err *err)
     worker *w = ft_calloc(1, sizeof *w);
     if (w == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "out of memory");
-    ft_exporter_opts eo = {NULL, 0, s->o.retention_ms};
+    ft_exporter_opts eo = {.ttl_ms = s->o.retention_ms, .metrics = s->metrics};
     ft_code rc = ft_kv_open(s->store_url, &w->kv, err);
     if (rc == FT_OK)
         rc = ft_exporter_create(w->kv, &eo, &w->ex, err);
@@ -655,6 +655,9 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
     pthread_mutex_init(&s->lock, NULL);
     s->store_url = shared_url(opts->store_url);
     ft_code rc = s->store_url ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+    ft_infer_opts io = {opts->show_ip_peers};
+    if (rc == FT_OK)
+        rc = ft_metrics_create(&io, opts->retention_ms, &s->metrics, err);
     /* the maintenance worker opens the store first: a bad URL fails here */
     if (rc == FT_OK)
         rc = worker_open(s, &s->maint, err);
@@ -694,6 +697,8 @@ void ft_server_maintain(ft_server *s, bool sweep)
 {
     worker *w = s->maint;
     ft_err err = {0};
+    if (ft_metrics_flush(s->metrics, w->kv, NULL, 0, ft_now_ms(), &err) != FT_OK)
+        ft_logf("writing this node's metrics failed: %s (kept for the next round)", err.msg);
     if (sweep) {
         size_t removed = 0;
         if (ft_kv_sweep(w->kv, 0, &removed, &err) == FT_OK) {
@@ -774,6 +779,11 @@ void ft_server_stop(ft_server *s)
     if (s->ui != NULL)
         MHD_stop_daemon(s->ui);
     ft_srv_ui_fini(s);
+    if (s->maint != NULL && s->metrics != NULL) { /* what was counted last */
+        ft_err err = {0};
+        if (ft_metrics_flush(s->metrics, s->maint->kv, NULL, 0, ft_now_ms(), &err) != FT_OK)
+            ft_logf("writing this node's metrics failed: %s", err.msg);
+    }
     for (int i = 0; i < 2; i++)
         if (fds[i] != MHD_INVALID_SOCKET)
             close(fds[i]); /* quiesce hands the listening socket to us */
@@ -783,6 +793,7 @@ void ft_server_stop(ft_server *s)
         worker_close(w);
     }
     worker_close(s->maint);
+    ft_metrics_destroy(s->metrics);
     pthread_mutex_destroy(&s->lock);
     ft_free(s->store_url);
     ft_free(s);

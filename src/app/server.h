@@ -31,6 +31,7 @@ typedef struct ft_server_opts {
     const char *ui_password; /* dashboard login; NULL: none */
     const char *session_secret; /* signs session cookies; NULL: random */
     int64_t session_ttl_ms;  /* 0: 12 h */
+    bool show_ip_peers;      /* inferred services keep IP-literal hosts */
     const char *ui_tls_cert; /* PEM files: the UI listener speaks HTTPS */
     const char *ui_tls_key;
     FILE *out;               /* where the "listening on" lines go */

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "fedtrace/exporter.h"
 #include "fedtrace/kv.h"
+#include "fedtrace/services.h"
 #include "http/auth.h"
 #include "http/events.h"
 #include "http/receiver.h"
@@ -66,6 +67,7 @@ struct ft_server {
     /* the UI listener's (ui.c) */
     ft_auth *auth;
     ft_events *events;
+    ft_metrics *metrics; /* RED, map, statements of what this node stores */
     char base[256]; /* --base-path with a trailing '/' */
     size_t base_len;
 };

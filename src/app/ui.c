@@ -469,7 +469,7 @@ static enum MHD_Result api_trace(ft_server *s, struct MHD_Connection *c, worker 
 {
     char id[64] = {0};
     const char *rest;
-    enum { RECORDS, SPANS, OTLP, LOGS } what;
+    enum { RECORDS, SPANS, OTLP, LINKED, LOGS } what;
     if (strncmp(path, "api/logs/", 9) == 0) {
         rest = path + 9;
         what = LOGS;
@@ -482,6 +482,8 @@ static enum MHD_Result api_trace(ft_server *s, struct MHD_Connection *c, worker 
         what = SPANS;
     else if (what == RECORDS && strcmp(rest + idl, "/otlp") == 0)
         what = OTLP;
+    else if (what == RECORDS && strcmp(rest + idl, "/linked") == 0)
+        what = LINKED;
     else if (rest[idl] != '\0')
         return ft_srv_json_error(c, 404, "no such API endpoint", 0);
     if (idl >= sizeof id || (memcpy(id, rest, idl), !trace_id_ok(id, idl)))
@@ -490,6 +492,11 @@ static enum MHD_Result api_trace(ft_server *s, struct MHD_Connection *c, worker 
     size_t n;
     ft_err err = {0};
     ft_code rc;
+    if (what == LINKED) {
+        ft_str json;
+        rc = ft_exporter_linked_json(w->ex, id, a, &json, &err);
+        return rc == FT_OK ? json_ok(c, json.ptr, json.len, NULL, NULL) : store_error(s, c, rc, &err);
+    }
     if (what == OTLP) {
         ft_str json;
         rc = ft_exporter_trace_otlp_json(w->ex, id, a, &json, &n, &err);
@@ -509,6 +516,54 @@ static enum MHD_Result api_trace(ft_server *s, struct MHD_Connection *c, worker 
     return json_texts(c, v, n);
 }
 
+/* /api/services, /api/services/{name}, /api/map, /api/slow-queries */
+static enum MHD_Result api_services(ft_server *s, struct MHD_Connection *c, worker *w,
+                                    ft_arena *a, const char *path)
+{
+    ft_services_query q = {0};
+    ft_services_what what;
+    char *name = NULL;
+    if (strcmp(path, "api/services") == 0) {
+        what = FT_Q_SERVICES;
+    } else if (strncmp(path, "api/services/", 13) == 0 && path[13] != '\0') {
+        what = FT_Q_SERVICE;
+        /* MHD has decoded %XX already; service names may hold '/' */
+        name = ft_arena_strndup(a, path + 13, strlen(path + 13));
+        q.service = name;
+    } else if (strcmp(path, "api/map") == 0) {
+        what = FT_Q_MAP;
+    } else if (strcmp(path, "api/slow-queries") == 0) {
+        what = FT_Q_SLOW_QUERIES;
+        q.service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
+        if (q.service != NULL && *q.service == '\0')
+            q.service = NULL;
+        const char *ls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+        char *end = NULL;
+        unsigned long limit = ls ? strtoul(ls, &end, 10) : 20;
+        if (ls != NULL && (*ls == '\0' || *end != '\0' || limit == 0 || limit > 1000))
+            return ft_srv_json_error(c, 400, "limit must be a whole number from 1 to 1000", 0);
+        q.limit = limit;
+    } else {
+        return ft_srv_json_error(c, 404, "no such API endpoint", 0);
+    }
+    ft_trace_filter f = {0};
+    ft_err err = {0};
+    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    const char *until = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "until");
+    if ((since != NULL && ft_trace_filter_set(&f, "since", since, &err) != FT_OK) ||
+        (until != NULL && ft_trace_filter_set(&f, "until", until, &err) != FT_OK))
+        return ft_srv_json_error(c, 400, err.msg, 0);
+    q.since_ms = f.since_ms;
+    q.until_ms = f.until_ms;
+    ft_str json;
+    ft_code rc = ft_services_json(w->kv, what, &q, a, &json, &err);
+    if (rc == FT_NOTFOUND)
+        return ft_srv_json_error(c, 404, err.msg, 0);
+    if (rc != FT_OK)
+        return store_error(s, c, rc, &err);
+    return json_ok(c, json.ptr, json.len, NULL, NULL);
+}
+
 /* The API routes that need the store. */
 static enum MHD_Result api_store(ft_server *s, struct MHD_Connection *c, const char *path)
 {
@@ -523,9 +578,12 @@ static enum MHD_Result api_store(ft_server *s, struct MHD_Connection *c, const c
     }
     ft_arena *a = ft_arena_create(0);
     enum MHD_Result ret = MHD_NO;
+    bool services = strncmp(path, "api/services", 12) == 0 || strcmp(path, "api/map") == 0 ||
+                    strcmp(path, "api/slow-queries") == 0;
     if (a != NULL)
-        ret = strcmp(path, "api/traces") == 0 ? api_traces(s, c, w, a)
-                                              : api_trace(s, c, w, a, path);
+        ret = services                          ? api_services(s, c, w, a, path)
+              : strcmp(path, "api/traces") == 0 ? api_traces(s, c, w, a)
+                                                : api_trace(s, c, w, a, path);
     ft_arena_destroy(a);
     ft_srv_worker_put(s, w);
     return ret;
@@ -725,11 +783,14 @@ static enum MHD_Result route(ft_server *s, struct MHD_Connection *c, const char 
         if (strcmp(path, "api/events") == 0)
             return api_events(s, c);
         if (strcmp(path, "api/traces") == 0 || strncmp(path, "api/traces/", 11) == 0 ||
-            strncmp(path, "api/logs/", 9) == 0)
+            strncmp(path, "api/logs/", 9) == 0 || strcmp(path, "api/services") == 0 ||
+            strncmp(path, "api/services/", 13) == 0 || strcmp(path, "api/map") == 0 ||
+            strcmp(path, "api/slow-queries") == 0)
             return api_store(s, c, path);
         return ft_srv_json_error(c, 404, "no such API endpoint", 0);
     }
-    if (*path == '\0' || is_trace_page(path)) {
+    if (*path == '\0' || is_trace_page(path) || strcmp(path, "services") == 0 ||
+        (strncmp(path, "services/", 9) == 0 && path[9] != '\0') || strcmp(path, "map") == 0) {
         if (!get)
             return ft_srv_json_error(c, 405, "method not allowed; use GET", 0);
         if (!pages_allowed(s, c)) {

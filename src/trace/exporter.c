@@ -32,6 +32,7 @@ struct ft_exporter {
     ft_str prefix[MAX_PREFIX];
     char *prefix_mem[MAX_PREFIX];
     ft_arena *arena; /* per call; reset at the start of each export */
+    ft_metrics *metrics; /* borrowed; NULL: no metrics, no peers */
     /* traces whose Fedify summary ft_exporter_adopt has indexed (sorted) */
     char (*adopted)[33];
     size_t n_adopted, cap_adopted;
@@ -105,6 +106,7 @@ ft_code ft_exporter_create(ft_kv *kv, const ft_exporter_opts *opts,
     ex->strategy = (caps & FT_KV_CAP_LIST) ? FT_STRATEGY_LIST : FT_STRATEGY_CAS;
     ex->summaries = (caps & FT_KV_CAP_CAS) != 0;
     ex->ttl_ms = opts != NULL && opts->ttl_ms > 0 ? opts->ttl_ms : 0;
+    ex->metrics = opts != NULL ? opts->metrics : NULL;
     ex->np = np;
     ex->arena = ft_arena_create(0);
     bool ok = ex->arena != NULL;
@@ -935,6 +937,36 @@ static bool push_facts(ft_exporter *ex, ft_arena *a, ops *o, trace_acc *acc,
     return sp->status_code != FT_STATUS_ERROR || push_fact(ex, a, o, acc, tid, "e", svc);
 }
 
+/* For each link of the span, an entry under the linked trace: [prefix...,
+ * "_linked", linkedTraceId, traceId, spanId, N], so that the linked trace
+ * finds who links to it (Sidekiq jobs link to the enqueuing span). */
+static bool push_links(ft_exporter *ex, ft_arena *a, ops *o, ft_str tid, ft_str sid,
+                       const ft_span *sp)
+{
+    for (size_t i = 0; i < sp->n_links; i++) {
+        const ft_link *l = &sp->links[i];
+        char lt[33], ls[17], n[16];
+        ft_hex_encode(l->trace_id, 16, lt);
+        ft_hex_encode(l->span_id, 8, ls);
+        int nl = snprintf(n, sizeof n, "%zu", i);
+        const ft_value *sv = sp->resource ? ft_attrs_get(sp->resource->attrs, "service.name") : NULL;
+        ft_buf b = {0};
+        ft_buf_printf(&b, "{\"spanId\":\"%s\",\"fromService\":", ls);
+        ft_json_str(&b, sv && sv->type == FT_VAL_STRING ? sv->u.s : FT_STR_LIT("unknown_service"));
+        ft_buf_puts(&b, ",\"fromName\":");
+        ft_json_str(&b, sp->name);
+        ft_buf_putc(&b, '}');
+        ft_str v = buf_to_arena(a, &b);
+        ft_buf_free(&b);
+        if (!ops_push(a, o,
+                      KEY(ex, a, FT_STR_LIT("_linked"), arena_str(a, lt, 32), tid, sid,
+                          arena_str(a, n, (size_t)nl)),
+                      v, ex->ttl_ms))
+            return false;
+    }
+    return true;
+}
+
 ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
                                  ft_export_stats *stats, ft_err *err)
 {
@@ -951,7 +983,9 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
         ft_hex_encode(sp->span_id, 8, sid);
         ft_str t = arena_str(a, tid, 32), s = arena_str(a, sid, 16);
         ft_buf_reset(&j.b);
-        ft__span_json(&j.b, sp);
+        ft_peer peer;
+        bool has_peer = ex->metrics != NULL && ft_infer_peer(sp, ft__metrics_infer(ex->metrics), &peer);
+        ft__span_json(&j.b, sp, has_peer ? &peer : NULL);
         ft_str sj = buf_to_arena(a, &j.b);
         trace_acc *acc = acc_for(a, &j.traces, tid);
         if (acc == NULL || t.ptr == NULL || s.ptr == NULL || sj.ptr == NULL) {
@@ -959,7 +993,7 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
             break;
         }
         bool ok = j.list ? ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms) &&
-                               push_facts(ex, a, &j.o, acc, t, sp)
+                               push_facts(ex, a, &j.o, acc, t, sp) && push_links(ex, a, &j.o, t, s, sp)
                          : texts_push(a, &acc->spans, sj);
         unsigned ordinal = 0;
         for (size_t e = 0; e < sp->n_events && ok; e++) {
@@ -996,6 +1030,8 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
     ft_buf_free(&j.b);
     if (rc == FT_OK)
         rc = job_write(ex, &j, err);
+    if (rc == FT_OK && ex->metrics != NULL)
+        rc = ft__metrics_count(ex->metrics, ex->kv, ex->prefix, ex->np, batch, err);
     if (rc == FT_OK) {
         j.st->spans += batch->n;
         j.st->activities += n_records;
@@ -1549,4 +1585,76 @@ ft_code ft_exporter_trace_otlp_json(ft_exporter *ex, const char *trace_id,
     *out = (ft_str){p, len};
     *n_spans = n;
     return FT_OK;
+}
+
+/* ---- links between traces ---- */
+
+ft_code ft_exporter_linked_json(ft_exporter *ex, const char *trace_id, ft_arena *arena,
+                                ft_str *out, ft_err *err)
+{
+    ft_buf b = {0};
+    ft_buf_puts(&b, "{\"incoming\":[");
+    ft_code rc = FT_OK;
+    if (ex->strategy == FT_STRATEGY_LIST) {
+        ft_kv_key k = KEY(ex, arena, FT_STR_LIT("_linked"), arena_str(arena, trace_id, 32));
+        ft_kv_entry *e;
+        size_t n = 0;
+        rc = k.parts ? ft_kv_list(ex->kv, k, NULL, arena, &e, &n, err) : nomem(err);
+        size_t w = 0;
+        for (size_t i = 0; rc == FT_OK && i < n; i++) {
+            if (e[i].key.n != ex->np + 5)
+                continue;
+            json_t *v = json_loadb(e[i].value.ptr, e[i].value.len, 0, NULL);
+            ft_buf_printf(&b, "%s{\"traceId\":\"%s\",\"spanId\":", w++ ? "," : "", trace_id);
+            ft_json_cstr(&b, json_string_value(json_object_get(v, "spanId")));
+            ft_buf_puts(&b, ",\"fromTraceId\":");
+            ft_json_str(&b, e[i].key.parts[ex->np + 2]);
+            ft_buf_puts(&b, ",\"fromSpanId\":");
+            ft_json_str(&b, e[i].key.parts[ex->np + 3]);
+            ft_buf_puts(&b, ",\"fromService\":");
+            ft_json_cstr(&b, json_string_value(json_object_get(v, "fromService")));
+            ft_buf_puts(&b, ",\"fromName\":");
+            ft_json_cstr(&b, json_string_value(json_object_get(v, "fromName")));
+            ft_buf_putc(&b, '}');
+            json_decref(v);
+        }
+    }
+    ft_buf_puts(&b, "],\"outgoing\":[");
+    ft_str *spans;
+    size_t ns = 0, w = 0;
+    if (rc == FT_OK)
+        rc = ft_exporter_spans(ex, trace_id, arena, &spans, &ns, err);
+    for (size_t i = 0; rc == FT_OK && i < ns; i++) {
+        json_t *sp = json_loadb(spans[i].ptr, spans[i].len, 0, NULL);
+        const char *svc;
+        bool error;
+        span_service(sp, &svc, &error);
+        size_t k;
+        json_t *l;
+        json_array_foreach(json_object_get(sp, "links"), k, l)
+        {
+            ft_buf_puts(&b, w++ ? ",{\"traceId\":" : "{\"traceId\":");
+            ft_json_cstr(&b, json_string_value(json_object_get(l, "traceId")));
+            ft_buf_puts(&b, ",\"spanId\":");
+            ft_json_cstr(&b, json_string_value(json_object_get(l, "spanId")));
+            ft_buf_puts(&b, ",\"fromSpanId\":");
+            ft_json_cstr(&b, json_string_value(json_object_get(sp, "spanId")));
+            ft_buf_puts(&b, ",\"fromService\":");
+            ft_json_cstr(&b, svc ? svc : "unknown_service");
+            ft_buf_puts(&b, ",\"fromName\":");
+            ft_json_cstr(&b, json_string_value(json_object_get(sp, "name")));
+            ft_buf_putc(&b, '}');
+        }
+        json_decref(sp);
+    }
+    ft_buf_puts(&b, "]}");
+    if (rc == FT_OK) {
+        char *p = ft_buf_ok(&b) ? ft_arena_memdup(arena, b.ptr, b.len) : NULL;
+        if (p == NULL)
+            rc = nomem(err);
+        else
+            *out = (ft_str){p, b.len};
+    }
+    ft_buf_free(&b);
+    return rc;
 }

@@ -265,7 +265,7 @@ static void put_resource_scope(ft_buf *b, const ft_resource *r,
     }
 }
 
-void ft__span_json(ft_buf *b, const ft_span *sp)
+void ft__span_json(ft_buf *b, const ft_span *sp, const ft_peer *peer)
 {
     char tid[33];
     ft_hex_encode(sp->trace_id, 16, tid);
@@ -330,6 +330,13 @@ void ft__span_json(ft_buf *b, const ft_span *sp)
         ft_json_str(b, sp->status_message);
     }
     ft_buf_putc(b, '}');
+    if (peer != NULL && peer->kind != FT_PEER_NONE) {
+        ft_buf_puts(b, ",\"peer\":{\"service\":");
+        ft_json_cstr(b, peer->name);
+        ft_buf_printf(b, ",\"kind\":\"%s\",\"system\":", ft_peer_kind_name(peer->kind));
+        ft_json_cstr(b, peer->system);
+        ft_buf_putc(b, '}');
+    }
     put_resource_scope(b, sp->resource, sp->scope);
     ft_buf_putc(b, '}');
 }

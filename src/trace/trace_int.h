@@ -26,8 +26,16 @@ bool ft__activity_record_json(const ft_span *sp, const ft_event *ev,
  * {"traceId":…,"timestamp":…,"activityCount":…,"activityTypes":[…] */
 void ft__fedify_summary_fields(ft_buf *b, const ft_trace_summary *s);
 
-/* OTLP-JSON span object (resource and scope inlined). */
-void ft__span_json(ft_buf *b, const ft_span *sp);
+#include "fedtrace/services.h"
+
+/* Counts a batch that was stored (metrics.c; once, even when retried). */
+ft_code ft__metrics_count(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
+                          const ft_span_batch *b, ft_err *err);
+const ft_infer_opts *ft__metrics_infer(const ft_metrics *m);
+
+/* OTLP-JSON span object (resource and scope inlined), with fedtrace's
+ * "peer" (the inferred service it calls) when peer is not NULL/none. */
+void ft__span_json(ft_buf *b, const ft_span *sp, const ft_peer *peer);
 /* OTLP-JSON log record object (resource and scope inlined). */
 void ft__log_json(ft_buf *b, const ft_log *lg);
 

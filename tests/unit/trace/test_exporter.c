@@ -54,7 +54,7 @@ static void env_open(env *e, const char *url, int64_t ttl_ms)
     ft_err err = {0};
     if (ft_kv_open(url, &e->kv, &err) != FT_OK)
         fail_msg("open %s: %s", url, err.msg);
-    ft_exporter_opts o = {NULL, 0, ttl_ms};
+    ft_exporter_opts o = {.ttl_ms = ttl_ms};
     if (ft_exporter_create(e->kv, &o, &e->ex, &err) != FT_OK)
         fail_msg("exporter on %s: %s", url, err.msg);
     e->arena = ft_arena_create(0);
