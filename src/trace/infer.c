@@ -125,6 +125,21 @@ static bool is_delivery(const ft_span *sp)
     return n >= 5 && strncasecmp(u->ptr + n - 5, "inbox", 5) == 0;
 }
 
+/* Fedify's send_activity span names its target only in its
+ * "activitypub.activity.sent" event: the inbox URL's host. */
+static size_t event_inbox_host(const ft_span *sp, char *out, size_t cap)
+{
+    for (size_t i = 0; i < sp->n_events; i++) {
+        const ft_value *v = ft_attrs_get(sp->events[i].attrs, "activitypub.inbox.url");
+        if (v != NULL && v->type == FT_VAL_STRING && v->u.s.len > 0) {
+            size_t n = url_host(&v->u.s, out, cap);
+            if (n > 0)
+                return n;
+        }
+    }
+    return 0;
+}
+
 bool ft_infer_peer(const ft_span *sp, const ft_infer_opts *opts, ft_peer *out)
 {
     memset(out, 0, sizeof *out);
@@ -176,6 +191,8 @@ bool ft_infer_peer(const ft_span *sp, const ft_infer_opts *opts, ft_peer *out)
         set_name(out, FT_PEER_RPC, named->ptr, named->len);
     } else if ((hl = peer_host(sp, host, sizeof host)) > 0) {
         set_name(out, is_delivery(sp) ? FT_PEER_INSTANCE : FT_PEER_HTTP, host, hl);
+    } else if ((hl = event_inbox_host(sp, host, sizeof host)) > 0) {
+        set_name(out, FT_PEER_INSTANCE, host, hl);
     } else {
         return false;
     }

@@ -743,6 +743,18 @@ static void red_json(ft_buf *b, const hist *h, double seconds, bool with_rate)
                   h->n > 0 ? (double)h->sum_us / (double)h->n / 1000.0 : 0.0);
 }
 
+/* When one name is seen as several kinds, the most specific wins: a host
+ * that gets deliveries is an instance, even if it is also fetched from. */
+static int kind_rank(const char *k)
+{
+    static const char *const order[] = {"http", "instance", "rpc", "queue", "cache",
+                                        "database", "service", "instrumented"};
+    for (int i = 0; i < 8; i++)
+        if (strcmp(k, order[i]) == 0)
+            return i;
+    return -1;
+}
+
 typedef struct svc_sum {
     const char *name, *kind;
     hist h;
@@ -773,6 +785,8 @@ static svc_sum *services_of(const mtable *t, size_t *n_out)
             v[n].name = e->a;
             v[n].kind = e->b;
             n++;
+        } else if (kind_rank(e->b) > kind_rank(v[k].kind)) {
+            v[k].kind = e->b;
         }
         v[k].ops++;
         if (is_request(e, serves(t, e->a)))
