@@ -32,12 +32,15 @@ static const ft_str *first_attr(const ft_span *sp, const char *const *keys)
     return NULL;
 }
 
+/* The name, with control bytes (NUL included) shown as '?': it comes
+ * from anywhere and ends up in keys, JSON and terminals. */
 static void set_name(ft_peer *p, ft_peer_kind kind, const char *s, size_t n)
 {
     p->kind = kind;
     if (n >= sizeof p->name)
         n = sizeof p->name - 1;
-    memcpy(p->name, s, n);
+    for (size_t i = 0; i < n; i++)
+        p->name[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
     p->name[n] = '\0';
 }
 
@@ -269,7 +272,7 @@ void ft_sql_normalize(const char *s, size_t len, char *out, size_t cap)
             i = (size_t)(lit_end - s);
             continue;
         }
-        if (isspace(c)) {
+        if (isspace(c) || c < 0x20 || c == 0x7f) { /* control bytes, NUL: space */
             space = true;
             i++;
             continue;
@@ -277,16 +280,22 @@ void ft_sql_normalize(const char *s, size_t len, char *out, size_t cap)
         if (space && w > 0 && w + 1 < cap)
             out[w++] = ' ';
         space = false;
-        /* copy one whole UTF-8 sequence or nothing */
-        size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        /* copy one whole UTF-8 sequence or nothing; a byte that starts no
+         * valid sequence goes alone */
+        size_t n = c < 0x80 ? 1 : c >= 0xf8 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
         if (i + n > len)
-            n = len - i;
+            n = 1;
+        for (size_t k = 1; k < n; k++)
+            if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+                n = 1;
         if (w + n >= cap)
             break;
         memcpy(out + w, s + i, n);
         w += n;
         i += n;
     }
+    while (w > 0 && out[w - 1] == ' ') /* a space before what did not fit */
+        w--;
     if (cap > 0)
         out[w < cap ? w : cap - 1] = '\0';
 }
