@@ -33,6 +33,7 @@ struct ft_exporter {
     char *prefix_mem[MAX_PREFIX];
     ft_arena *arena; /* per call; reset at the start of each export */
     ft_metrics *metrics; /* borrowed; NULL: no metrics, no peers */
+    bool shared;         /* other processes write the store (Redis, PostgreSQL) */
     /* traces whose Fedify summary ft_exporter_adopt has indexed (sorted) */
     char (*adopted)[33];
     size_t n_adopted, cap_adopted;
@@ -107,6 +108,7 @@ ft_code ft_exporter_create(ft_kv *kv, const ft_exporter_opts *opts,
     ex->summaries = (caps & FT_KV_CAP_CAS) != 0;
     ex->ttl_ms = opts != NULL && opts->ttl_ms > 0 ? opts->ttl_ms : 0;
     ex->metrics = opts != NULL ? opts->metrics : NULL;
+    ex->shared = strcmp(ft_kv_scheme(kv), "redis") == 0 || strcmp(ft_kv_scheme(kv), "postgres") == 0;
     ex->np = np;
     ex->arena = ft_arena_create(0);
     bool ok = ex->arena != NULL;
@@ -1028,10 +1030,19 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
             rc = nomem(err);
     }
     ft_buf_free(&j.b);
+    if (rc == FT_OK && ex->metrics != NULL && ex->shared && j.list) {
+        /* the client/server halves go with the spans, in one write */
+        ft_kv_op *h;
+        size_t nh;
+        rc = ft__metrics_halves(ex->metrics, ex->prefix, ex->np, batch, a, &h, &nh, err);
+        for (size_t i = 0; i < nh && rc == FT_OK; i++)
+            if (!ops_push(a, &j.o, h[i].key, h[i].value, h[i].ttl_ms))
+                rc = nomem(err);
+    }
     if (rc == FT_OK)
         rc = job_write(ex, &j, err);
     if (rc == FT_OK && ex->metrics != NULL)
-        rc = ft__metrics_count(ex->metrics, ex->kv, ex->prefix, ex->np, batch, err);
+        rc = ft__metrics_count(ex->metrics, ex->kv, ex->prefix, ex->np, batch, ex->shared, err);
     if (rc == FT_OK) {
         j.st->spans += batch->n;
         j.st->activities += n_records;

@@ -61,6 +61,7 @@ struct ft_metrics {
     ft_infer_opts infer;
     int64_t ttl_ms;
     table *tables;
+    struct local_state *local; /* pairs and retries on a local store */
 };
 
 /* ---- histograms ---- */
@@ -190,6 +191,48 @@ static void make_key(char *out, size_t cap, char type, const char *a, const char
     out[w] = '\0';
 }
 
+/* ---- a local store (one process): pairs and retries in memory ---- */
+
+#define LOCAL_PAIRS 65536
+#define LOCAL_SEEN 65536
+
+typedef struct local_half {
+    char key[49]; /* traceId + clientSpanId */
+    char *client, *server; /* half JSON (malloc), NULL until seen */
+    struct local_half *next;
+} local_half;
+
+typedef struct local_state {
+    local_half *slots[4096];
+    size_t n;
+    uint64_t seen[LOCAL_SEEN]; /* fingerprints counted, a ring */
+    size_t seen_next;
+} local_state;
+
+static void local_clear_pairs(local_state *l)
+{
+    for (size_t i = 0; i < 4096; i++)
+        for (local_half *h = l->slots[i], *nx; h != NULL; h = nx) {
+            nx = h->next;
+            free(h->client);
+            free(h->server);
+            free(h);
+        }
+    memset(l->slots, 0, sizeof l->slots);
+    l->n = 0;
+}
+
+/* Whether fingerprint h was counted already; remembers it if not. */
+static bool local_seen(local_state *l, uint64_t h)
+{
+    for (size_t i = 0; i < LOCAL_SEEN; i++) /* a linear scan of 512 KiB: cheap */
+        if (l->seen[i] == h)
+            return true;
+    l->seen[l->seen_next] = h;
+    l->seen_next = (l->seen_next + 1) % LOCAL_SEEN;
+    return false;
+}
+
 /* ---- the per-node aggregator ---- */
 
 ft_code ft_metrics_create(const ft_infer_opts *infer, int64_t ttl_ms, ft_metrics **out,
@@ -204,6 +247,10 @@ ft_code ft_metrics_create(const ft_infer_opts *infer, int64_t ttl_ms, ft_metrics
         return ft_err_set(err, FT_IO, 0, "metrics: no random bytes for the node id");
     }
     ft_hex_encode(r, 8, m->node);
+    if ((m->local = calloc(1, sizeof *m->local)) == NULL) {
+        free(m);
+        return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+    }
     pthread_mutex_init(&m->mu, NULL);
     if (infer != NULL)
         m->infer = *infer;
@@ -220,6 +267,8 @@ void ft_metrics_destroy(ft_metrics *m)
         nx = t->next;
         table_free(t);
     }
+    local_clear_pairs(m->local);
+    free(m->local);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -330,6 +379,70 @@ static void count_span(ft_metrics *m, const ft_span *sp)
     }
 }
 
+/* The JSON of one half of a client->server pair: the service, and for the
+ * client half its duration, error, start and the host it named. */
+static bool half_json(ft_metrics *m, const ft_span *sp, bool client, ft_buf *v)
+{
+    char svc_buf[256];
+    ft_buf_puts(v, "{\"service\":");
+    ft_json_cstr(v, service_of(sp, svc_buf, sizeof svc_buf));
+    if (client) {
+        ft_peer p;
+        bool has = ft_infer_peer(sp, &m->infer, &p) && p.kind != FT_PEER_DATABASE &&
+                   p.kind != FT_PEER_CACHE && p.kind != FT_PEER_QUEUE;
+        ft_buf_printf(v, ",\"us\":%lld,\"err\":%d,\"start\":\"%llu\"", (long long)span_us(sp),
+                      sp->status_code == FT_STATUS_ERROR, (unsigned long long)sp->start_ns);
+        if (has) {
+            ft_buf_puts(v, ",\"peer\":");
+            ft_json_cstr(v, p.name);
+            ft_buf_printf(v, ",\"peerKind\":\"%s\",\"kind\":\"%s\",\"name\":",
+                          ft_peer_kind_name(p.kind), span_kind_name(sp->kind));
+            ft_json_str(v, sp->name);
+        }
+    }
+    ft_buf_putc(v, '}');
+    return ft_buf_ok(v);
+}
+
+/* Counts the edge of a completed pair: from the caller's service to the
+ * callee's, replacing the edge to the host the caller named (counted when
+ * the client span came).  Takes the lock. */
+static void count_pair(ft_metrics *m, const char *client, size_t clen, const char *server,
+                       size_t slen, const char *tid)
+{
+    json_t *cj = json_loadb(client, clen, 0, NULL);
+    json_t *sj = json_loadb(server, slen, 0, NULL);
+    const char *from = json_string_value(json_object_get(cj, "service"));
+    const char *to = json_string_value(json_object_get(sj, "service"));
+    const char *peer = json_string_value(json_object_get(cj, "peer"));
+    const char *pk = json_string_value(json_object_get(cj, "peerKind"));
+    int64_t us = (int64_t)json_integer_value(json_object_get(cj, "us"));
+    bool er = json_integer_value(json_object_get(cj, "err")) != 0;
+    const char *st = json_string_value(json_object_get(cj, "start"));
+    uint64_t start = st ? strtoull(st, NULL, 10) : 0;
+    if (from != NULL && to != NULL) {
+        char key[1024];
+        pthread_mutex_lock(&m->mu);
+        make_key(key, sizeof key, 'e', from, to, "instrumented", "");
+        add(m, start, key, us, er, tid, 1);
+        if (peer != NULL && pk != NULL) {
+            /* the callee is instrumented: the host it was known by is not
+             * a service of its own */
+            make_key(key, sizeof key, 'e', from, peer, pk, "");
+            add(m, start, key, us, er, NULL, -1);
+            const char *nm = json_string_value(json_object_get(cj, "name"));
+            const char *sk = json_string_value(json_object_get(cj, "kind"));
+            if (nm != NULL && sk != NULL) {
+                make_key(key, sizeof key, 's', peer, pk, nm, sk);
+                add(m, start, key, us, er, NULL, -1);
+            }
+        }
+        pthread_mutex_unlock(&m->mu);
+    }
+    json_decref(cj);
+    json_decref(sj);
+}
+
 /* ---- pairing client and server spans across batches and nodes ---- */
 
 static bool calls_out(const ft_span *sp)
@@ -343,54 +456,96 @@ static bool served(const ft_span *sp)
            sp->has_parent;
 }
 
-/* Writes each half of a client->server pair under [prefix, "_pair",
- * traceId, clientSpanId, "c"|"s"], then, for each trace with halves, looks
- * for pairs that are complete and not yet counted, claims each by a
- * create-if-absent of its "done" key, and counts the edge from the
- * caller's service to the callee's (replacing the edge to the host the
- * caller named, counted when the client span came). */
-static ft_code pair(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
-                    const ft_span_batch *b, ft_arena *a, ft_err *err)
+/* Local: each half waits in memory for the other (bounded: past 64k
+ * waiting halves they are forgotten). */
+static ft_code pair_local(ft_metrics *m, const ft_span_batch *b, ft_err *err)
 {
-    unsigned caps = ft_kv_caps(kv);
-    if (!(caps & FT_KV_CAP_LIST) || !(caps & FT_KV_CAP_CAS))
-        return FT_OK; /* pairs need both; other edges are still counted */
-    ft_kv_op *ops = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *ops);
-    char(*tids)[33] = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *tids);
-    if (ops == NULL || tids == NULL)
-        return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
-    size_t n_ops = 0, n_tids = 0;
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
         bool c = calls_out(sp), s = served(sp);
         if (!c && !s)
             continue;
-        char tid[33], sid[17], svc_buf[256];
+        char key[49], tid[33];
+        ft_hex_encode(sp->trace_id, 16, tid);
+        memcpy(key, tid, 32);
+        ft_hex_encode(c ? sp->span_id : sp->parent_span_id, 8, key + 32);
+        ft_buf v = {0};
+        if (!half_json(m, sp, c, &v)) {
+            ft_buf_free(&v);
+            return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+        }
+        char *text = strdup(ft_buf_cstr(&v));
+        ft_buf_free(&v);
+        if (text == NULL)
+            return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+        pthread_mutex_lock(&m->mu);
+        local_state *l = m->local;
+        if (l->n >= LOCAL_PAIRS)
+            local_clear_pairs(l);
+        size_t slot = fnv(key, 48) % 4096;
+        local_half **ph = &l->slots[slot];
+        while (*ph != NULL && strcmp((*ph)->key, key) != 0)
+            ph = &(*ph)->next;
+        local_half *h = *ph;
+        if (h == NULL && (h = calloc(1, sizeof *h)) != NULL) {
+            memcpy(h->key, key, 49);
+            *ph = h;
+            l->n++;
+        }
+        if (h == NULL) {
+            pthread_mutex_unlock(&m->mu);
+            free(text);
+            return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+        }
+        char **mine = c ? &h->client : &h->server;
+        if (*mine != NULL) { /* seen before: the same span again */
+            free(text);
+            pthread_mutex_unlock(&m->mu);
+            continue;
+        }
+        *mine = text;
+        char *client = NULL, *server = NULL;
+        if (h->client != NULL && h->server != NULL) {
+            client = h->client;
+            server = h->server;
+            *ph = h->next;
+            free(h);
+            l->n--;
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (client != NULL) {
+            count_pair(m, client, strlen(client), server, strlen(server), tid);
+            free(client);
+            free(server);
+        }
+    }
+    return FT_OK;
+}
+
+ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
+                           const ft_span_batch *b, ft_arena *a, ft_kv_op **out, size_t *n_out,
+                           ft_err *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    ft_kv_op *ops = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *ops);
+    if (ops == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const ft_span *sp = &b->spans[i];
+        bool c = calls_out(sp), s = served(sp);
+        if (!c && !s)
+            continue;
+        char tid[33], sid[17];
         ft_hex_encode(sp->trace_id, 16, tid);
         ft_hex_encode(c ? sp->span_id : sp->parent_span_id, 8, sid);
         ft_buf v = {0};
-        ft_buf_puts(&v, "{\"service\":");
-        ft_json_cstr(&v, service_of(sp, svc_buf, sizeof svc_buf));
-        if (c) {
-            ft_peer p;
-            bool has = ft_infer_peer(sp, &m->infer, &p) && p.kind != FT_PEER_DATABASE &&
-                       p.kind != FT_PEER_CACHE && p.kind != FT_PEER_QUEUE;
-            ft_buf_printf(&v, ",\"us\":%lld,\"err\":%d,\"start\":\"%llu\"", (long long)span_us(sp),
-                          sp->status_code == FT_STATUS_ERROR,
-                          (unsigned long long)sp->start_ns);
-            if (has) {
-                ft_buf_puts(&v, ",\"peer\":");
-                ft_json_cstr(&v, p.name);
-                ft_buf_printf(&v, ",\"peerKind\":\"%s\",\"kind\":\"%s\",\"name\":",
-                              ft_peer_kind_name(p.kind), span_kind_name(sp->kind));
-                ft_json_str(&v, sp->name);
-            }
-        }
-        ft_buf_putc(&v, '}');
-        ft_str *parts = ft_arena_alloc(a, (np + 4) * sizeof *parts);
-        char *val = ft_buf_ok(&v) ? ft_arena_strndup(a, v.ptr, v.len) : NULL;
+        bool ok = half_json(m, sp, c, &v);
+        char *val = ok ? ft_arena_strndup(a, v.ptr, v.len) : NULL;
         size_t vlen = v.len;
         ft_buf_free(&v);
+        ft_str *parts = ft_arena_alloc(a, (np + 4) * sizeof *parts);
         if (parts == NULL || val == NULL)
             return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
         memcpy(parts, prefix, np * sizeof *parts);
@@ -398,16 +553,40 @@ static ft_code pair(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
         parts[np + 1] = (ft_str){ft_arena_strndup(a, tid, 32), 32};
         parts[np + 2] = (ft_str){ft_arena_strndup(a, sid, 16), 16};
         parts[np + 3] = c ? FT_STR_LIT("c") : FT_STR_LIT("s");
-        ops[n_ops++] = (ft_kv_op){FT_KV_SET, {parts, np + 4}, {val, vlen}, PAIR_TTL_MS};
+        ops[n++] = (ft_kv_op){FT_KV_SET, {parts, np + 4}, {val, vlen}, PAIR_TTL_MS};
+    }
+    *out = ops;
+    *n_out = n;
+    return FT_OK;
+}
+
+/* Shared: the halves were stored with the batch (ft__metrics_halves); for
+ * each trace with halves, the pairs complete and not yet counted are
+ * claimed by a create-if-absent of their "done" key, on whichever node
+ * sees them first. */
+static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
+                           const ft_span_batch *b, ft_arena *a, ft_err *err)
+{
+    unsigned caps = ft_kv_caps(kv);
+    if (!(caps & FT_KV_CAP_LIST) || !(caps & FT_KV_CAP_CAS))
+        return FT_OK; /* pairs need both; other edges are still counted */
+    char(*tids)[33] = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *tids);
+    if (tids == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+    size_t n_tids = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const ft_span *sp = &b->spans[i];
+        if (!calls_out(sp) && !served(sp))
+            continue;
+        char tid[33];
+        ft_hex_encode(sp->trace_id, 16, tid);
         bool seen = false;
         for (size_t k = 0; k < n_tids && !seen; k++)
             seen = memcmp(tids[k], tid, 32) == 0;
         if (!seen)
             memcpy(tids[n_tids++], tid, 33);
     }
-    if (n_ops == 0)
-        return FT_OK;
-    ft_code rc = ft_kv_batch(kv, ops, n_ops, err);
+    ft_code rc = FT_OK;
     for (size_t t = 0; t < n_tids && rc == FT_OK; t++) {
         ft_str *parts = ft_arena_alloc(a, (np + 2) * sizeof *parts);
         if (parts == NULL)
@@ -448,38 +627,8 @@ static ft_code pair(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
             }
             if (rc != FT_OK)
                 break;
-            json_t *cj = json_loadb(e[i].value.ptr, e[i].value.len, 0, NULL);
-            json_t *sj = json_loadb(srv->value.ptr, srv->value.len, 0, NULL);
-            const char *from = json_string_value(json_object_get(cj, "service"));
-            const char *to = json_string_value(json_object_get(sj, "service"));
-            const char *peer = json_string_value(json_object_get(cj, "peer"));
-            const char *pk = json_string_value(json_object_get(cj, "peerKind"));
-            int64_t us = (int64_t)json_integer_value(json_object_get(cj, "us"));
-            bool er = json_integer_value(json_object_get(cj, "err")) != 0;
-            const char *st = json_string_value(json_object_get(cj, "start"));
-            uint64_t start = st ? strtoull(st, NULL, 10) : 0;
-            if (from != NULL && to != NULL) {
-                char key[1024], tid[33];
-                memcpy(tid, tids[t], 33);
-                pthread_mutex_lock(&m->mu);
-                make_key(key, sizeof key, 'e', from, to, "instrumented", "");
-                add(m, start, key, us, er, tid, 1);
-                if (peer != NULL && pk != NULL) {
-                    /* the callee is instrumented: the host it was known
-                     * by is not a service of its own */
-                    make_key(key, sizeof key, 'e', from, peer, pk, "");
-                    add(m, start, key, us, er, NULL, -1);
-                    const char *nm = json_string_value(json_object_get(cj, "name"));
-                    const char *sk = json_string_value(json_object_get(cj, "kind"));
-                    if (nm != NULL && sk != NULL) {
-                        make_key(key, sizeof key, 's', peer, pk, nm, sk);
-                        add(m, start, key, us, er, NULL, -1);
-                    }
-                }
-                pthread_mutex_unlock(&m->mu);
-            }
-            json_decref(cj);
-            json_decref(sj);
+            count_pair(m, e[i].value.ptr, e[i].value.len, srv->value.ptr, srv->value.len,
+                       tids[t]);
         }
     }
     return rc;
@@ -505,10 +654,21 @@ static uint64_t fingerprint(const ft_span_batch *b)
 }
 
 ft_code ft__metrics_count(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
-                          const ft_span_batch *b, ft_err *err)
+                          const ft_span_batch *b, bool shared, ft_err *err)
 {
     if (b->n == 0)
         return FT_OK;
+    uint64_t h = fingerprint(b);
+    if (!shared) {
+        /* one process owns the store: retries can only come here */
+        pthread_mutex_lock(&m->mu);
+        bool seen = local_seen(m->local, h);
+        if (!seen)
+            for (size_t i = 0; i < b->n; i++)
+                count_span(m, &b->spans[i]);
+        pthread_mutex_unlock(&m->mu);
+        return seen ? FT_OK : pair_local(m, b, err);
+    }
     ft_arena *a = ft_arena_create(0);
     if (a == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
@@ -517,7 +677,6 @@ ft_code ft__metrics_count(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t
         /* a retry of a batch already counted (here or on another node)
          * finds its fingerprint taken */
         char fp[17];
-        uint64_t h = fingerprint(b);
         uint8_t hb[8];
         for (int i = 0; i < 8; i++)
             hb[i] = (uint8_t)(h >> (56 - 8 * i));
@@ -542,7 +701,7 @@ ft_code ft__metrics_count(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t
         for (size_t i = 0; i < b->n; i++)
             count_span(m, &b->spans[i]);
         pthread_mutex_unlock(&m->mu);
-        rc = pair(m, kv, prefix, np, b, a, err);
+        rc = pair_shared(m, kv, prefix, np, b, a, err);
     }
     ft_arena_destroy(a);
     return rc;

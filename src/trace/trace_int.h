@@ -28,9 +28,15 @@ void ft__fedify_summary_fields(ft_buf *b, const ft_trace_summary *s);
 
 #include "fedtrace/services.h"
 
-/* Counts a batch that was stored (metrics.c; once, even when retried). */
+/* Counts a batch that was stored (metrics.c), once even when retried.
+ * shared: other processes write the store too (Redis, PostgreSQL): retries
+ * and client/server pairs are matched through it; otherwise in memory. */
 ft_code ft__metrics_count(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
-                          const ft_span_batch *b, ft_err *err);
+                          const ft_span_batch *b, bool shared, ft_err *err);
+/* For a shared store: the pair halves of a batch, to be written with it. */
+ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
+                           const ft_span_batch *b, ft_arena *a, ft_kv_op **out, size_t *n_out,
+                           ft_err *err);
 const ft_infer_opts *ft__metrics_infer(const ft_metrics *m);
 
 /* OTLP-JSON span object (resource and scope inlined), with fedtrace's
