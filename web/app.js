@@ -1,7 +1,9 @@
 'use strict';
 /*
- * fedtrace dashboard: one script for the traces list (BASE) and the detail
- * of one trace (BASE + "traces/<32 hex>").  No framework, no build step.
+ * fedtrace dashboard: one script for the traces list (BASE), the detail of
+ * one trace (BASE + "traces/<32 hex>"), the services (BASE + "services"),
+ * one service (BASE + "services/<url-encoded name>") and the service map
+ * (BASE + "map").  No framework, no build step.
  *
  * Safety: everything the API returns was written, at least in part, by
  * remote servers.  The DOM is built only through el(), which adds text as
@@ -49,7 +51,8 @@
     'name', 'value', 'for', 'datetime', 'colspan', 'download', 'hidden',
     'disabled', 'open', 'method', 'placeholder', 'autocomplete', 'rel',
     'target', 'scope', 'aria-label', 'aria-expanded', 'aria-controls',
-    'aria-live', 'aria-hidden', 'aria-busy', 'aria-current']);
+    'aria-live', 'aria-hidden', 'aria-busy', 'aria-current', 'aria-pressed',
+    'aria-sort', 'spellcheck']);
 
   /* el('a', {href, class, 'data-testid': ...}, child, 'text', [more]).
    * Function values under on* names become event listeners (never
@@ -691,8 +694,8 @@
     root.appendChild(loading);
     view.appendChild(root);
 
-    const [rec, spn, lg] = await Promise.allSettled([
-      api('traces/' + enc), api('traces/' + enc + '/spans'), api('logs/' + enc)]);
+    const [rec, spn, lg, lnk] = await Promise.allSettled([
+      api('traces/' + enc), api('traces/' + enc + '/spans'), api('logs/' + enc), api('traces/' + enc + '/linked')]);
     loading.remove();
 
     // A 404 is "nothing stored" for every part; other failures are shown where the part goes.
@@ -713,14 +716,30 @@
     }
 
     const ctx = buildContext(id, records.list, spans.list, logs.list);
+    // Incoming links need the server's index; it may not have one (404): then
+    // only the outgoing links of the spans themselves are shown.
+    const linked = lnk.status === 'fulfilled' && isObj(lnk.value.data) ? lnk.value.data : null;
+    const linkedErr = lnk.status === 'rejected' && !(lnk.reason && lnk.reason.status === 404) ? lnk.reason : null;
+    const links = linkedTraces(ctx, linked);
     root.querySelector('.detail-head').append(...detailHeader(ctx, enc));
     root.appendChild(el('nav', { class: 'jump', 'aria-label': 'sections' },
       el('a', { href: '#activities' }, 'Activities ', el('span', { class: 'count' }, String(records.list.length))),
       el('a', { href: '#waterfall' }, 'Spans ', el('span', { class: 'count' }, String(spans.list.length))),
+      el('a', { href: '#linked' }, 'Linked ', el('span', { class: 'count' }, String(links.outgoing.length + links.incoming.length))),
       el('a', { href: '#logs' }, 'Logs ', el('span', { class: 'count' }, String(logs.list.length)))));
     root.appendChild(activitiesSection(ctx, records.err));
     root.appendChild(waterfallSection(ctx, spans.err));
+    root.appendChild(linkedSection(ctx, links, linkedErr));
     root.appendChild(logsSection(ctx, logs.err));
+    // BASE/traces/<id>#span-<16 hex> (from a linked trace): open that span.
+    const fromHash = () => {
+      const want = /^#span-([0-9a-f]{16})$/i.exec(location.hash);
+      if (!want) return;
+      const sid = ctx.rowsBySpan.has(want[1]) ? want[1] : want[1].toLowerCase();
+      if (ctx.rowsBySpan.has(sid)) revealSpan(ctx, sid);
+    };
+    fromHash();
+    window.addEventListener('hashchange', fromHash);
   }
 
   // Everything the three sections share: the span tree, the time origin, services.
@@ -736,6 +755,7 @@
         end: big(s.endTimeUnixNano),
         service,
         node: nodeAttr ? anyText(nodeAttr) : '',
+        peer: spanPeer(s),
       };
     });
     let t0 = null;
@@ -756,8 +776,27 @@
       id, records, spans, logs, nodes, order, recordsBySpan,
       t0, total: t0 !== null && t1 !== null ? Number(t1 - t0) : 0,
       services: uniq(order.map((n) => n.service)),
+      peers: uniqPeers(order.map((n) => n.peer).filter(Boolean)),
       rowsBySpan: new Map(), // spanId -> row element, filled by the waterfall
     };
+  }
+
+  // The service a span calls without that service being instrumented, as the
+  // server inferred it: {service, kind, system}, or null.
+  function spanPeer(s) {
+    const p = s.peer;
+    if (!isObj(p) || typeof p.service !== 'string' || !p.service) return null;
+    return {
+      service: p.service,
+      kind: typeof p.kind === 'string' && p.kind ? p.kind : 'service',
+      system: typeof p.system === 'string' ? p.system : '',
+    };
+  }
+
+  function uniqPeers(peers) {
+    const m = new Map();
+    for (const p of peers) if (!m.has(p.service)) m.set(p.service, p);
+    return Array.from(m.values());
   }
 
   // Depth-first order of the span tree (children by start time).  Spans whose
@@ -827,6 +866,7 @@
       fact('Spans', String(ctx.nodes.length), errors ? el('span', { class: 'bad-text' }, ' · ' + errors + ' with errors') : null),
       fact('Logs', String(ctx.logs.length)),
       wideFact('Services', ctx.services.length ? chipList(ctx.services, svcChip) : '—'),
+      ctx.peers.length ? wideFact('Inferred services', chipList(ctx.peers, peerChip)) : null,
       nodes.length ? wideFact('Nodes', nodes.join(', ')) : null));
     const actions = el('div', { class: 'actions' },
       el('a', { class: 'btn', href: BASE + 'api/traces/' + enc + '/otlp', download: 'trace-' + ctx.id + '.json', 'data-testid': 'download-otlp' }, 'Download OTLP JSON'),
@@ -929,7 +969,9 @@
     if (err) { sec.appendChild(errorBox('Could not load the spans:', err)); return sec; }
     if (!ctx.order.length) { sec.appendChild(el('p', { class: 'muted' }, 'No spans stored for this trace.')); return sec; }
 
-    const legend = el('p', { class: 'legend small' }, chipList(ctx.services, svcChip),
+    const legend = el('p', { class: 'legend small', 'data-testid': 'wf-legend' }, chipList(ctx.services, svcChip),
+      ctx.peers.length ? [vh(', '), el('span', { class: 'legend-sep muted', title: 'services that send no spans of their own, inferred from the calls to them' }, 'inferred:'), ' ',
+        chipList(ctx.peers, peerChip)] : null,
       el('span', { class: 'muted' }, ' · click a row for its details'));
     const axis = el('div', { class: 'wf-axis', 'aria-hidden': 'true' }, el('div', { class: 'wf-label muted small' }, 'service · span'));
     const ticks = el('div', { class: 'wf-time' });
@@ -968,7 +1010,8 @@
 
     const left = pct(startOff, ctx.total);
     const width = ctx.total > 0 ? Math.min(100 - left, pct(dur, ctx.total)) : 100;
-    const bar = el('span', { class: 'bar ' + svcClass(n.service) + (err ? ' is-error' : '') });
+    const peer = n.peer;
+    const bar = el('span', { class: 'bar ' + (peer ? svcClass(peer.service) + ' is-inferred' : svcClass(n.service)) + (err ? ' is-error' : '') });
     bar.style.left = left + '%';
     bar.style.width = width + '%';
     const durLabel = el('span', { class: 'dur small' }, fmtDur(dur));
@@ -1005,19 +1048,29 @@
       },
     }) : el('span', { class: 'twisty-gap' });
 
+    // A span calling an inferred service shows that service as its own
+    // (hatched, with the kind's icon); the instrumented caller stays, smaller.
+    const meta = peer
+      ? el('span', { class: 'wf-meta small' },
+        el('span', { class: 'wf-peer kind-' + kindOf(peer.kind), 'data-testid': 'span-peer', 'data-kind': peer.kind, title: peerTitle(peer) }, peerLabel(peer)),
+        el('span', { class: 'wf-caller muted', title: 'called by ' + n.service + (n.node ? ' @ ' + n.node : '') },
+          ' by ', el('span', { class: 'wf-svc' }, n.service), n.node ? el('span', { class: 'wf-node' }, ' @ ' + n.node) : null,
+          ' · ' + kindName(s.kind)))
+      : el('span', { class: 'wf-meta muted small' },
+        el('span', { class: 'wf-svc' }, n.service),
+        n.node ? el('span', { class: 'wf-node' }, ' @ ' + n.node) : null,
+        ' · ' + kindName(s.kind));
     const label = el('div', { class: 'wf-label' },
       twisty,
-      el('span', { class: 'swatch ' + svcClass(n.service) }),
+      el('span', { class: 'swatch ' + (peer ? svcClass(peer.service) + ' is-inferred' : svcClass(n.service)) }),
       el('span', { class: 'wf-text' },
         el('span', { class: 'wf-name' }, name, ' ', marks),
-        el('span', { class: 'wf-meta muted small' },
-          el('span', { class: 'wf-svc' }, n.service),
-          n.node ? el('span', { class: 'wf-node' }, ' @ ' + n.node) : null,
-          ' · ' + kindName(s.kind))));
+        meta));
 
     const row = el('div', {
-      class: 'span-row' + (err ? ' is-error' : '') + (acts.length || actEvents.length ? ' has-activity' : ''),
+      class: 'span-row' + (err ? ' is-error' : '') + (acts.length || actEvents.length ? ' has-activity' : '') + (peer ? ' has-peer' : ''),
       'data-testid': 'span-row', 'data-span-id': n.id, role: 'listitem', tabindex: '0', 'aria-expanded': 'false',
+      'data-service': n.service, 'data-peer': peer ? peer.service : null, 'data-peer-kind': peer ? peer.kind : null,
       title: name + ' — ' + fmtDur(dur),
       onclick: () => toggleDetail(n, row, ctx, state),
       onkeydown: (ev) => {
@@ -1080,6 +1133,7 @@
     const startOff = n.start !== null && ctx.t0 !== null ? Number(n.start - ctx.t0) : NaN;
     const dur = n.start !== null && n.end !== null && n.end >= n.start ? Number(n.end - n.start) : NaN;
     const fact = (label, ...v) => el('div', { class: 'fact' }, el('dt', null, label), el('dd', null, v));
+    const wideFact = (label, ...v) => el('div', { class: 'fact wide' }, el('dt', null, label), el('dd', null, v));
     const idLink = (v) => (typeof v === 'string' && v ? el('code', null, v) : el('span', { class: 'muted' }, '—'));
 
     const scope = isObj(s.scope) ? s.scope : {};
@@ -1095,7 +1149,8 @@
       fact('Duration', fmtDur(dur)),
       fact('Status', el('span', { class: 'badge ' + (st === 'error' ? 'badge-bad' : st === 'ok' ? 'badge-yes' : 'badge-no'), 'data-testid': 'span-status' }, st),
         isObj(s.status) && s.status.message ? el('span', { class: st === 'error' ? 'bad-text' : '' }, ' ' + String(s.status.message)) : null),
-      fact('Service', svcChip(n.service), n.node ? ' @ ' + n.node : null),
+      fact('Service', el('a', { href: serviceHref(n.service), class: 'plain-link', title: 'the service page' }, svcChip(n.service)), n.node ? ' @ ' + n.node : null),
+      n.peer ? wideFact('Calls (inferred)', el('a', { href: serviceHref(n.peer.service), class: 'plain-link', title: 'the service page', 'data-testid': 'span-peer-link' }, peerChip(n.peer))) : null,
       fact('Scope', scope.name ? String(scope.name) : '—', scope.version ? el('span', { class: 'muted' }, ' ' + String(scope.version)) : null));
 
     const events = arr(s.events).filter(isObj);
@@ -1119,7 +1174,7 @@
     })) : el('p', { class: 'muted small' }, 'none');
 
     const known = new Set(['traceId', 'spanId', 'parentSpanId', 'name', 'kind', 'startTimeUnixNano', 'endTimeUnixNano',
-      'attributes', 'events', 'links', 'status', 'resource', 'scope']);
+      'attributes', 'events', 'links', 'status', 'resource', 'scope', 'peer']);
     const extra = Object.keys(s).filter((k) => !known.has(k));
 
     return el('div', { class: 'span-detail', 'data-testid': 'span-detail', 'data-span-id': n.id, role: 'region', 'aria-label': 'span details' },
@@ -1131,6 +1186,92 @@
       el('h4', null, 'Resource'), attrTable(isObj(s.resource) ? s.resource.attributes : null),
       extra.length ? [el('h4', null, 'Other fields'),
         el('dl', { class: 'fields' }, extra.map((k) => fieldRow(k, s[k], 0)))] : null);
+  }
+
+  // ---- linked traces
+
+  // Outgoing: the links[] of this trace's spans (plus what the server knows);
+  // incoming: other traces' spans linking to this one (api/traces/<id>/linked).
+  function linkedTraces(ctx, linked) {
+    const outgoing = [];
+    const incoming = [];
+    const seen = new Set();
+    const hex = (v) => (typeof v === 'string' && HEX32.test(v) ? v.toLowerCase() : '');
+    const str = (v) => (typeof v === 'string' ? v : '');
+    const spanName = (id) => {
+      const row = id ? ctx.rowsBySpan.get(id) : null;
+      const n = row ? row.wfNode : ctx.nodes.find((x) => x.id === id);
+      return n ? { service: n.service, name: str(n.s.name) } : null;
+    };
+    const push = (listOf, key, item) => {
+      if (seen.has(key)) return;
+      seen.add(key);
+      listOf.push(item);
+    };
+    for (const n of ctx.nodes) {
+      for (const l of arr(n.s.links).filter(isObj)) {
+        const tid = hex(l.traceId);
+        if (!tid || tid === ctx.id) continue;
+        push(outgoing, 'o ' + tid + ' ' + str(l.spanId) + ' ' + n.id, {
+          traceId: tid, spanId: str(l.spanId), fromSpanId: n.id, fromService: n.service, fromName: str(n.s.name), attributes: l.attributes,
+        });
+      }
+    }
+    if (isObj(linked)) {
+      for (const o of arr(linked.outgoing).filter(isObj)) {
+        const tid = hex(o.traceId);
+        if (!tid || tid === ctx.id) continue;
+        const known = spanName(str(o.fromSpanId));
+        push(outgoing, 'o ' + tid + ' ' + str(o.spanId) + ' ' + str(o.fromSpanId), {
+          traceId: tid, spanId: str(o.spanId), fromSpanId: str(o.fromSpanId),
+          fromService: str(o.fromService) || (known ? known.service : ''), fromName: str(o.fromName) || (known ? known.name : ''),
+        });
+      }
+      for (const o of arr(linked.incoming).filter(isObj)) {
+        // The other trace is fromTraceId; should a server put it in traceId, take that.
+        const other = hex(o.fromTraceId) && hex(o.fromTraceId) !== ctx.id ? hex(o.fromTraceId) : hex(o.traceId);
+        if (!other || other === ctx.id) continue;
+        const here = hex(o.traceId) === ctx.id || !hex(o.traceId) ? str(o.spanId) : '';
+        push(incoming, 'i ' + other + ' ' + str(o.fromSpanId) + ' ' + here, {
+          traceId: other, spanId: str(o.fromSpanId), toSpanId: here, fromService: str(o.fromService), fromName: str(o.fromName),
+        });
+      }
+    }
+    return { outgoing, incoming };
+  }
+
+  function linkedSection(ctx, links, err) {
+    const sec = el('section', { class: 'block', id: 'linked', 'data-testid': 'linked-traces' }, el('h2', null, 'Linked traces'));
+    if (err) sec.appendChild(el('p', { class: 'muted small', 'data-testid': 'linked-error' },
+      'Incoming links could not be loaded: ' + String(err.message || err) + (err.status ? ' (HTTP ' + err.status + ')' : '')));
+    const spanRef = (id, text) => (id && ctx.rowsBySpan.has(id)
+      ? el('button', { type: 'button', class: 'linkish', title: 'show span ' + id, onclick: () => revealSpan(ctx, id) }, text)
+      : el('span', { title: id ? 'span ' + id : null }, text));
+    const other = (tid, spanId) => el('a', {
+      href: BASE + 'traces/' + tid + (/^[0-9a-f]{16}$/i.test(spanId) ? '#span-' + spanId.toLowerCase() : ''),
+      class: 'mono', 'data-testid': 'linked-link', title: tid + (spanId ? ' span ' + spanId : ''),
+    }, tid.slice(0, 8));
+    const who = (service, name) => [
+      name ? el('span', { class: 'linked-name' }, name) : el('span', { class: 'muted' }, 'a span'),
+      service ? [' ', el('span', { class: 'muted small' }, '(' + service + ')')] : null];
+    const attrsText = (list) => {
+      const parts = arr(list).filter(isObj).map((a) => String(a.key) + '=' + anyText(a.value));
+      return parts.length ? el('span', { class: 'linked-attrs muted small mono' }, parts.join(' ')) : null;
+    };
+    const group = (title, items, make, none) => [
+      el('h3', { class: 'linked-h' }, title, ' ', el('span', { class: 'count muted' }, String(items.length))),
+      items.length ? el('ul', { class: 'linked-list' }, items.map(make)) : el('p', { class: 'muted small' }, none)];
+
+    sec.append(
+      ...group('→ Outgoing', links.outgoing, (l) => el('li', { 'data-testid': 'linked-trace', 'data-direction': 'outgoing', 'data-trace-id': l.traceId },
+        spanRef(l.fromSpanId, who(l.fromService, l.fromName)), ' links to trace ', other(l.traceId, l.spanId),
+        l.spanId ? [' span ', el('code', { class: 'small' }, l.spanId)] : null, ' ', attrsText(l.attributes)),
+      'No span of this trace links to another trace.'),
+      ...group('← Incoming', links.incoming, (l) => el('li', { 'data-testid': 'linked-trace', 'data-direction': 'incoming', 'data-trace-id': l.traceId },
+        'trace ', other(l.traceId, l.spanId), ': ', who(l.fromService, l.fromName),
+        l.toSpanId ? [' links to ', spanRef(l.toSpanId, 'span ' + l.toSpanId)] : ' links here'),
+      'No other trace links to this one.'));
+    return sec;
   }
 
   // ---- logs
@@ -1183,6 +1324,899 @@
     return sec;
   }
 
+  // ------------------------------------------------ services: shared parts
+
+  // Kinds of service: "instrumented" sends its own spans; the others are
+  // inferred from the calls to them (class kind-<name>, an icon each).
+  const KINDS = {
+    instrumented: '●', database: '⛁', cache: '⚡', queue: '☰', rpc: '⇄', http: '⇢', instance: '◍', service: '◇',
+  };
+  const kindOf = (k) => (typeof k === 'string' && Object.prototype.hasOwnProperty.call(KINDS, k) ? k : 'other');
+  const kindIcon = (k) => KINDS[kindOf(k)] || '◇';
+  const isInferred = (k) => k !== 'instrumented';
+
+  function kindBadge(kind, testid) {
+    const text = typeof kind === 'string' && kind ? kind : 'unknown';
+    const inferred = isInferred(text);
+    return el('span', {
+      class: 'kind-badge kind-' + kindOf(text) + (inferred ? ' is-inferred' : ''), 'data-testid': testid || null, 'data-kind': text,
+      title: inferred ? 'inferred (' + text + '): sends no spans itself, seen through the calls to it' : 'instrumented: sends its own spans',
+    }, inferred ? kindIcon(text) + ' ' : null, text);
+  }
+
+  // "postgresql · mastodon_production" with the kind's icon.
+  const peerLabel = (p) => kindIcon(p.kind) + ' ' + (p.system && p.system !== p.service ? p.system + ' · ' : '') + p.service;
+  const peerTitle = (p) => 'inferred ' + p.kind + ': ' + p.service + (p.system ? ' (' + p.system + ')' : '');
+  function peerChip(p) {
+    return el('span', { class: 'svc-chip is-inferred ' + svcClass(p.service) + ' kind-' + kindOf(p.kind), title: peerTitle(p), 'data-kind': p.kind }, peerLabel(p));
+  }
+
+  // Numbers from the API: finite numbers (or numeric strings), else NaN.
+  function num(v) {
+    if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
+    if (typeof v === 'string' && /^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/.test(v)) return Number(v);
+    return NaN;
+  }
+  const fmtCount = (v) => (Number.isFinite(v) ? String(Math.round(v)) : '—');
+  function fmtMs(v) {
+    if (!Number.isFinite(v)) return '—';
+    const a = Math.abs(v);
+    if (a >= 10000) return (v / 1000).toFixed(a >= 100000 ? 0 : 1) + ' s';
+    return (a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2)) + ' ms';
+  }
+  function fmtPct(rate) {
+    if (!Number.isFinite(rate)) return '—';
+    const p = rate * 100;
+    return (p === 0 ? '0' : p >= 10 ? p.toFixed(1) : p >= 0.1 ? p.toFixed(2) : p.toFixed(3)) + ' %';
+  }
+  function fmtRate(r) {
+    if (!Number.isFinite(r)) return '—';
+    return (r === 0 ? '0' : r >= 100 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toFixed(3)) + '/s';
+  }
+  const errClass = (rate) => (rate >= 0.05 ? 'rate-bad' : rate > 0 ? 'rate-warn' : '');
+
+  // The time window (since/until) of the services pages lives in the query.
+  const WINDOW_PRESETS = ['15m', '1h', '6h', '24h'];
+  function windowParams() {
+    const q = new URLSearchParams(location.search);
+    const out = new URLSearchParams();
+    for (const k of ['since', 'until']) {
+      const v = (q.get(k) || '').trim();
+      if (v) out.set(k, v.slice(0, 100));
+    }
+    return out;
+  }
+  function windowQs() {
+    const s = String(windowParams());
+    return s ? '?' + s : '';
+  }
+  const serviceHref = (name) => BASE + 'services/' + encodeURIComponent(String(name)) + windowQs();
+
+  // "15m" / "2h" / "7d" back from now, RFC 3339 or ms since the epoch -> ms.
+  function windowMs(v, now) {
+    if (!v) return NaN;
+    const rel = /^(\d{1,9})([smhdw])$/.exec(v);
+    if (rel) return now - Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 }[rel[2]];
+    if (/^\d{10,15}$/.test(v)) return Number(v);
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? t : NaN;
+  }
+
+  // The window form: presets, free since/until text, Apply.  Changing it
+  // pushes the new query (other keys, e.g. the sort, stay) and calls reload.
+  function windowForm(reload) {
+    const cur = windowParams();
+    const since = cur.get('since') || '';
+    const until = cur.get('until') || '';
+    const go = (params) => {
+      const q = new URLSearchParams(location.search);
+      q.delete('since');
+      q.delete('until');
+      for (const [k, v] of params) if (v) q.set(k, v);
+      const qs = String(q);
+      const url = location.pathname + (qs ? '?' + qs : '');
+      if (url !== location.pathname + location.search) history.pushState(null, '', url);
+      reload();
+    };
+    const sinceIn = el('input', { type: 'text', name: 'since', value: since, placeholder: '1h or 2026-11-26T12:00:00Z', autocomplete: 'off', spellcheck: 'false' });
+    const untilIn = el('input', { type: 'text', name: 'until', value: until, placeholder: 'now', autocomplete: 'off', spellcheck: 'false' });
+    const active = (p) => !until && (since === p || (!since && p === '1h'));
+    return el('form', {
+      class: 'window', 'data-testid': 'window', method: 'get', action: location.pathname, role: 'search', 'aria-label': 'time window',
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        go([['since', sinceIn.value.trim()], ['until', untilIn.value.trim()]]);
+      },
+    },
+    el('div', { class: 'presets', role: 'group', 'aria-label': 'last' },
+      el('span', { class: 'muted small' }, 'Last'),
+      WINDOW_PRESETS.map((p) => el('button', {
+        type: 'button', class: 'btn btn-small preset', 'data-testid': 'window-preset', 'data-value': p,
+        'aria-pressed': active(p) ? 'true' : 'false', onclick: () => go([['since', p]]),
+      }, p))),
+    el('label', null, 'Since ', sinceIn),
+    el('label', null, 'Until ', untilIn),
+    el('button', { type: 'submit', class: 'btn btn-primary btn-small', 'data-testid': 'window-apply' }, 'Apply'));
+  }
+
+  // "12:00 – 13:00" of the window the server used (ms), when it says.
+  function windowNote(data) {
+    const a = num(isObj(data) ? data.since : NaN);
+    const b = num(isObj(data) ? data.until : NaN);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return null;
+    const da = new Date(a);
+    const db = new Date(b);
+    const sameDay = da.toDateString() === db.toDateString();
+    return el('span', { class: 'muted small', 'data-testid': 'window-range', title: da.toISOString() + ' – ' + db.toISOString() },
+      localTime(da).slice(0, 16) + ' – ' + (sameDay ? localTime(db).slice(11, 16) : localTime(db).slice(0, 16)));
+  }
+
+  // A 404 from these endpoints: no data in the window (or no such endpoint yet).
+  function noData(what) {
+    return el('div', { class: 'notice', 'data-testid': 'no-data' },
+      el('p', null, 'No data in this window.'),
+      el('p', { class: 'muted small' }, what + ' Try a longer window.'));
+  }
+
+  // <th> with a sort button; aria-sort on the active column.
+  function sortHeader(col, sort, onSort) {
+    const activeCol = sort.key === col.key;
+    return el('th', {
+      scope: 'col', class: (col.num ? 'num ' : '') + 'c-' + col.key,
+      'aria-sort': activeCol ? (sort.dir === 'asc' ? 'ascending' : 'descending') : null,
+    }, col.sortable === false ? col.label : el('button', {
+      type: 'button', class: 'sort' + (activeCol ? ' is-active' : ''), 'data-testid': 'sort-' + col.key,
+      title: 'sort by ' + col.label.toLowerCase(), onclick: () => onSort(col.key),
+    }, col.label, el('span', { class: 'sort-arrow', 'aria-hidden': 'true' }, activeCol ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : '')));
+  }
+
+  function sortRows(rows, key, dir) {
+    const sign = dir === 'asc' ? 1 : -1;
+    return rows.slice().sort((a, b) => {
+      if (key === 'name') return sign * a.name.localeCompare(b.name);
+      const x = a[key];
+      const y = b[key];
+      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) - Number.isNaN(y) || a.name.localeCompare(b.name);
+      return x !== y ? sign * (x - y) : a.name.localeCompare(b.name);
+    });
+  }
+
+  const METRICS = ['requests', 'errors', 'errorRate', 'rate', 'p50', 'p95', 'p99', 'avg', 'calls'];
+  function metricsOf(o) {
+    const m = {};
+    for (const k of METRICS) m[k] = num(o[k]);
+    return m;
+  }
+
+  // A numeric cell: the formatted text, the raw number in data-value.
+  function numCell(label, value, fmt, attrs) {
+    return el('td', Object.assign({ class: 'num', 'data-label': label }, attrs && attrs.td),
+      el('span', Object.assign({ 'data-value': Number.isFinite(value) ? String(value) : null }, attrs && attrs.span), fmt(value)));
+  }
+
+  // Each page render bumps this; late answers for an older render are dropped.
+  let pageGen = 0;
+
+  // ------------------------------------------------------ services list
+
+  const SVC_COLS = [
+    { key: 'name', label: 'Service' },
+    { key: 'requests', label: 'Requests', num: true, fmt: fmtCount, testid: 'service-requests' },
+    { key: 'rate', label: 'Rate', num: true, fmt: fmtRate },
+    { key: 'errors', label: 'Errors', num: true, fmt: fmtCount, testid: 'service-errors' },
+    { key: 'errorRate', label: 'Error rate', num: true, fmt: fmtPct, testid: 'service-error-rate' },
+    { key: 'p50', label: 'p50', num: true, fmt: fmtMs, testid: 'service-p50' },
+    { key: 'p95', label: 'p95', num: true, fmt: fmtMs, testid: 'service-p95' },
+    { key: 'p99', label: 'p99', num: true, fmt: fmtMs, testid: 'service-p99' },
+    { key: 'operations', label: 'Ops', num: true, fmt: fmtCount, testid: 'service-operations' },
+  ];
+
+  function currentSort(cols, fallback) {
+    const q = new URLSearchParams(location.search);
+    const key = q.get('sort');
+    const col = cols.find((c) => c.key === key && c.sortable !== false);
+    if (!col) return fallback;
+    const dir = q.get('order') === 'asc' || q.get('order') === 'desc' ? q.get('order') : col.key === 'name' ? 'asc' : 'desc';
+    return { key: col.key, dir };
+  }
+
+  function setSort(key, sort) {
+    const dir = sort.key === key ? (sort.dir === 'asc' ? 'desc' : 'asc') : key === 'name' ? 'asc' : 'desc';
+    const q = new URLSearchParams(location.search);
+    q.set('sort', key);
+    q.set('order', dir);
+    history.replaceState(null, '', location.pathname + '?' + q);
+    return { key, dir };
+  }
+
+  function showServices(view) {
+    document.title = 'fedtrace · services';
+    const render = async () => {
+      const gen = ++pageGen;
+      setNavWindow();
+      const status = el('div', { class: 'page-status' }, el('p', { class: 'muted' }, 'Loading…'));
+      const head = el('div', { class: 'list-bar' }, el('h1', null, 'Services'), el('span', { class: 'note muted small', 'aria-live': 'polite' }));
+      view.replaceChildren(windowForm(render), head, status);
+      let data;
+      try {
+        ({ data } = await api('services', windowParams()));
+      } catch (e) {
+        if (gen !== pageGen) return;
+        status.replaceChildren(e.status === 404 ? noData('No service reported spans.') : errorBox('Could not load the services:', e));
+        return;
+      }
+      if (gen !== pageGen) return;
+      const rows = arr(isObj(data) ? data.services : data).filter((s) => isObj(s) && typeof s.name === 'string' && s.name)
+        .map((s) => Object.assign(metricsOf(s), { name: s.name, kind: typeof s.kind === 'string' ? s.kind : '', operations: num(s.operations) }));
+      const note = windowNote(data);
+      if (note) head.appendChild(note);
+      head.querySelector('.note').textContent = rows.length === 1 ? '1 service' : rows.length + ' services';
+      if (!rows.length) { status.replaceChildren(noData('No service reported spans.')); return; }
+
+      let sort = currentSort(SVC_COLS, { key: 'requests', dir: 'desc' });
+      const table = el('table', { class: 'data services stack sortable', 'data-testid': 'services-list' });
+      const draw = () => {
+        table.replaceChildren(
+          el('thead', null, el('tr', null, SVC_COLS.map((c) => sortHeader(c, sort, (k) => { sort = setSort(k, sort); draw(); })))),
+          el('tbody', null, sortRows(rows, sort.key, sort.dir).map(serviceRow)));
+      };
+      draw();
+      status.replaceChildren(el('div', { class: 'table-wrap' }, table),
+        el('p', { class: 'muted small legend' }, 'Requests: the spans a service served (server and consumer spans); for an inferred service, the calls to it. ',
+          kindBadgeLegend()));
+    };
+    window.addEventListener('popstate', render);
+    render();
+  }
+
+  function kindBadgeLegend() {
+    return el('span', { class: 'kind-legend' }, Object.keys(KINDS).map((k) => [kindBadge(k), ' ']));
+  }
+
+  function serviceRow(s) {
+    const href = serviceHref(s.name);
+    return el('tr', {
+      class: 'service-row kind-' + kindOf(s.kind) + (isInferred(s.kind) ? ' is-inferred' : ''), 'data-testid': 'service-row', 'data-service': s.name,
+      onclick: (ev) => {
+        if (ev.target.closest('a, button') || String(window.getSelection() || '')) return;
+        if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+        location.assign(href);
+      },
+    },
+    el('td', { class: 'c-name', 'data-label': 'Service' },
+      el('a', { href, class: 'service-link', 'data-testid': 'service-link', title: s.name }, s.name), ' ', kindBadge(s.kind, 'service-kind')),
+    SVC_COLS.slice(1).map((c) => numCell(c.label, s[c.key], c.fmt, {
+      td: { class: 'num c-' + c.key + (c.key === 'errorRate' || c.key === 'errors' ? ' ' + errClass(s.errorRate) : '') },
+      span: { 'data-testid': c.testid || null },
+    })));
+  }
+
+  // ------------------------------------------------------ one service
+
+  const OP_COLS = [
+    { key: 'name', label: 'Operation' },
+    { key: 'requests', label: 'Requests', num: true, fmt: fmtCount },
+    { key: 'errors', label: 'Errors', num: true, fmt: fmtCount },
+    { key: 'errorRate', label: 'Error rate', num: true, fmt: fmtPct },
+    { key: 'p50', label: 'p50', num: true, fmt: fmtMs },
+    { key: 'p95', label: 'p95', num: true, fmt: fmtMs },
+    { key: 'p99', label: 'p99', num: true, fmt: fmtMs },
+    { key: 'avg', label: 'avg', num: true, fmt: fmtMs },
+  ];
+
+  function showService(view, name) {
+    document.title = 'fedtrace · ' + name;
+    const render = async () => {
+      const gen = ++pageGen;
+      setNavWindow();
+      const back = el('p', { class: 'back' }, el('a', { href: BASE + 'services' + windowQs() }, '← services'));
+      const head = el('header', { class: 'detail-head service-head' },
+        el('h1', null, el('span', { class: 'service-name', 'data-testid': 'service-name' }, name)));
+      const status = el('div', { class: 'page-status' }, el('p', { class: 'muted' }, 'Loading…'));
+      const root = el('section', { class: 'service-detail', 'data-testid': 'service-detail', 'data-service': name }, head, status);
+      view.replaceChildren(back, windowForm(render), root);
+      let data;
+      try {
+        ({ data } = await api('services/' + encodeURIComponent(name), windowParams()));
+      } catch (e) {
+        if (gen !== pageGen) return;
+        status.replaceChildren(e.status === 404 ? noData('Nothing was counted for ' + name + '.') : errorBox('Could not load the service:', e));
+        return;
+      }
+      if (gen !== pageGen) return;
+      if (!isObj(data)) { status.replaceChildren(errorBox('Could not load the service:', 'unexpected answer')); return; }
+      const m = metricsOf(data);
+      const kind = typeof data.kind === 'string' ? data.kind : '';
+      head.querySelector('h1').append(' ', kindBadge(kind, 'service-kind'));
+      const note = windowNote(data);
+      if (note) head.appendChild(el('p', { class: 'window-note' }, note));
+      head.appendChild(redFacts(m));
+      if (kind === 'instrumented') {
+        const q = windowParams();
+        q.set('service', name);
+        head.appendChild(el('p', { class: 'actions' },
+          el('a', { class: 'btn btn-small', href: BASE + '?' + q, 'data-testid': 'service-traces' }, 'Traces of this service')));
+      }
+      status.replaceChildren(
+        chartSection(data),
+        operationsSection(data),
+        neighboursSection(data),
+        slowQueriesSection(arr(data.slowQueries), name));
+    };
+    window.addEventListener('popstate', render);
+    render();
+  }
+
+  function redFacts(m) {
+    const fact = (label, testid, value, fmt, cls) => el('div', { class: 'fact red-fact' + (cls ? ' ' + cls : '') },
+      el('dt', null, label), el('dd', { 'data-testid': testid, 'data-value': Number.isFinite(value) ? String(value) : null }, fmt(value)));
+    return el('dl', { class: 'facts red', 'data-testid': 'service-red' },
+      fact('Requests', 'red-requests', m.requests, fmtCount),
+      fact('Rate', 'red-rate', m.rate, fmtRate),
+      fact('Errors', 'red-errors', m.errors, fmtCount, errClass(m.errorRate)),
+      fact('Error rate', 'red-error-rate', m.errorRate, fmtPct, errClass(m.errorRate)),
+      fact('p50', 'red-p50', m.p50, fmtMs),
+      fact('p95', 'red-p95', m.p95, fmtMs),
+      fact('p99', 'red-p99', m.p99, fmtMs),
+      fact('avg', 'red-avg', m.avg, fmtMs));
+  }
+
+  function operationsSection(data) {
+    const sec = el('section', { class: 'block', id: 'operations' }, el('h2', null, 'Operations'));
+    const rows = arr(data.operations).filter((o) => isObj(o) && typeof o.name === 'string')
+      .map((o) => Object.assign(metricsOf(o), { name: o.name, spanKind: typeof o.spanKind === 'string' ? o.spanKind : '' }));
+    if (!rows.length) { sec.appendChild(el('p', { class: 'muted' }, 'No operations in this window.')); return sec; }
+    let sort = currentSort([], { key: 'requests', dir: 'desc' });
+    const table = el('table', { class: 'data operations stack sortable', 'data-testid': 'operations' });
+    const draw = () => {
+      table.replaceChildren(
+        el('thead', null, el('tr', null, OP_COLS.map((c) => sortHeader(c, sort, (k) => {
+          sort = { key: k, dir: sort.key === k ? (sort.dir === 'asc' ? 'desc' : 'asc') : k === 'name' ? 'asc' : 'desc' };
+          draw();
+        })))),
+        el('tbody', null, sortRows(rows, sort.key, sort.dir).map((o) => el('tr', { 'data-testid': 'operation-row', 'data-operation': o.name },
+          el('td', { class: 'c-name', 'data-label': 'Operation' }, el('span', { class: 'op-name mono' }, o.name),
+            o.spanKind ? el('span', { class: 'muted small' }, ' · ' + o.spanKind) : null),
+          OP_COLS.slice(1).map((c) => numCell(c.label, o[c.key], c.fmt, {
+            td: { class: 'num c-' + c.key + (c.key === 'errorRate' || c.key === 'errors' ? ' ' + errClass(o.errorRate) : '') },
+          }))))));
+    };
+    draw();
+    sec.appendChild(el('div', { class: 'table-wrap' }, table));
+    return sec;
+  }
+
+  function neighboursSection(data) {
+    const list = (items, testid, empty) => {
+      const rows = arr(items).filter((c) => isObj(c) && typeof c.service === 'string' && c.service);
+      if (!rows.length) return el('p', { class: 'muted small', 'data-testid': testid }, empty);
+      rows.sort((a, b) => (num(b.calls) || 0) - (num(a.calls) || 0));
+      return el('ul', { class: 'neighbours', 'data-testid': testid }, rows.map((c) => {
+        const calls = num(c.calls);
+        const errors = num(c.errors);
+        return el('li', { 'data-testid': testid.replace(/s$/, ''), 'data-service': c.service },
+          el('a', { href: serviceHref(c.service), class: 'service-link' }, c.service),
+          typeof c.kind === 'string' && c.kind ? [' ', kindBadge(c.kind)] : null,
+          el('span', { class: 'muted small' }, ' ' + fmtCount(calls) + (calls === 1 ? ' call' : ' calls')),
+          errors > 0 ? el('span', { class: 'small ' + errClass(errors / (calls || 1)) }, ' · ' + fmtCount(errors) + (errors === 1 ? ' error' : ' errors')) : null);
+      }));
+    };
+    return el('section', { class: 'block neighbours-box', id: 'neighbours' },
+      el('div', { class: 'card' }, el('h2', null, '← Callers'), list(data.callers, 'callers', 'Nothing calls it in this window (an entry point).')),
+      el('div', { class: 'card' }, el('h2', null, 'Callees →'), list(data.callees, 'callees', 'It calls no other service in this window.')));
+  }
+
+  function slowQueriesSection(queries, name) {
+    const sec = el('section', { class: 'block', id: 'slow-queries', 'data-testid': 'slow-queries' }, el('h2', null, 'Slow queries'));
+    const rows = queries.filter((q) => isObj(q) && typeof q.statement === 'string');
+    if (!rows.length) { sec.appendChild(el('p', { class: 'muted' }, 'No database statements in this window.')); return sec; }
+    const other = (v) => (typeof v === 'string' && v && v !== name ? el('a', { href: serviceHref(v) }, v) : typeof v === 'string' && v ? v : '—');
+    sec.appendChild(el('div', { class: 'table-wrap' }, el('table', { class: 'data slow stack' },
+      el('thead', null, el('tr', null, [['Statement', 'c-stmt'], ['Database', 'c-db'], ['Caller', 'c-caller'], ['Count', 'num'], ['p50', 'num'], ['p99', 'num'], ['max', 'num'], ['Example', 'c-example']]
+        .map(([h, c]) => el('th', { scope: 'col', class: c }, h)))),
+      el('tbody', null, rows.map((q) => {
+        const tid = typeof q.exampleTraceId === 'string' && HEX32.test(q.exampleTraceId) ? q.exampleTraceId.toLowerCase() : '';
+        return el('tr', { 'data-testid': 'slow-query-row' },
+          el('td', { class: 'c-stmt', 'data-label': 'Statement' }, el('code', { class: 'statement', 'data-testid': 'slow-query-statement' }, q.statement)),
+          el('td', { class: 'c-db', 'data-label': 'Database' }, other(q.service),
+            typeof q.system === 'string' && q.system ? el('span', { class: 'muted small' }, ' ' + q.system) : null),
+          el('td', { class: 'c-caller', 'data-label': 'Caller' }, other(q.caller)),
+          numCell('Count', num(q.count), fmtCount),
+          numCell('p50', num(q.p50), fmtMs),
+          numCell('p99', num(q.p99), fmtMs),
+          numCell('max', num(q.max), fmtMs),
+          el('td', { class: 'c-example', 'data-label': 'Example' }, tid
+            ? el('a', { href: BASE + 'traces/' + tid, class: 'mono', 'data-testid': 'slow-query-trace', title: 'the slowest one: trace ' + tid }, tid.slice(0, 8))
+            : '—'));
+      })))));
+    return sec;
+  }
+
+  // ---- requests and errors per minute (SVG, redrawn when the width changes)
+
+  function chartSection(data) {
+    const sec = el('section', { class: 'block', id: 'chart' }, el('h2', null, 'Requests and errors'));
+    const buckets = arr(data.buckets).filter(isObj).map((b) => ({ t: num(b.t), requests: num(b.requests) || 0, errors: num(b.errors) || 0, p50: num(b.p50), p99: num(b.p99) }))
+      .filter((b) => Number.isFinite(b.t)).sort((a, b) => a.t - b.t);
+    if (!buckets.length) { sec.appendChild(el('p', { class: 'muted' }, 'No per-minute figures in this window.')); return sec; }
+    // The window: the server's, else the one asked for, else the buckets'.
+    const now = Date.now();
+    const w = windowParams();
+    let t0 = num(data.since);
+    let t1 = num(data.until);
+    if (!Number.isFinite(t0)) t0 = windowMs(w.get('since') || '1h', now);
+    if (!Number.isFinite(t1)) t1 = w.get('until') ? windowMs(w.get('until'), now) : now;
+    if (!Number.isFinite(t0) || !Number.isFinite(t1) || t1 <= t0 || buckets[0].t < t0 - 6e4 || buckets[buckets.length - 1].t > t1 + 6e4 || (t1 - t0) / 6e4 > 60 * 24 * 31) {
+      t0 = buckets[0].t;
+      t1 = buckets[buckets.length - 1].t + 6e4;
+    }
+    t0 = Math.floor(t0 / 6e4) * 6e4;
+    t1 = Math.max(t0 + 6e4, Math.ceil(t1 / 6e4) * 6e4);
+
+    const box = el('div', { class: 'chart-box' });
+    const legend = el('p', { class: 'chart-legend small muted' },
+      el('span', { class: 'key key-req' }), ' requests ', el('span', { class: 'key key-err' }), ' errors',
+      el('span', { class: 'chart-step' }));
+    sec.append(box, legend);
+    let drawnFor = 0;
+    const draw = () => {
+      const width = Math.max(280, Math.floor(box.clientWidth || 720));
+      if (Math.abs(width - drawnFor) < 8) return;
+      drawnFor = width;
+      const { svgNode, step } = chartSvg(buckets, t0, t1, width);
+      box.replaceChildren(svgNode);
+      legend.querySelector('.chart-step').textContent = ' · one bar = ' + (step === 1 ? 'one minute' : step < 60 ? step + ' minutes' : step / 60 + ' h');
+    };
+    // Drawn once the section is in the page (its width is known then).
+    requestAnimationFrame(draw);
+    if (typeof ResizeObserver === 'function') new ResizeObserver(() => draw()).observe(box);
+    return sec;
+  }
+
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const SVG_ATTRS = new Set(['class', 'id', 'role', 'tabindex', 'focusable', 'aria-label', 'aria-hidden', 'viewBox', 'width', 'height',
+    'x', 'y', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'r', 'rx', 'ry', 'd', 'points', 'transform', 'text-anchor',
+    'dominant-baseline', 'markerWidth', 'markerHeight', 'refX', 'refY', 'orient', 'markerUnits', 'marker-end',
+    'preserveAspectRatio', 'stroke-width', 'stroke-dasharray', 'font-size', 'dx', 'dy']);
+
+  // el() for SVG: the same rules (text as text nodes, listed attributes,
+  // href only through safeHref()).
+  function svg(tag, attrs, ...kids) {
+    const e = document.createElementNS(SVGNS, tag);
+    if (attrs) {
+      for (const k of Object.keys(attrs)) {
+        const v = attrs[k];
+        if (v === undefined || v === null || v === false) continue;
+        if (typeof v === 'function') {
+          if (!/^on[a-z]+$/.test(k)) throw new Error('svg: bad listener ' + k);
+          e.addEventListener(k.slice(2), v);
+        } else if (k === 'href') {
+          const ok = safeHref(String(v));
+          if (ok !== null) e.setAttribute('href', ok);
+        } else if (SVG_ATTRS.has(k) || /^data-[a-z-]+$/.test(k)) {
+          e.setAttribute(k, v === true ? '' : String(v));
+        } else {
+          throw new Error('svg: attribute not allowed: ' + k);
+        }
+      }
+    }
+    return add(e, kids);
+  }
+
+  const r1 = (x) => Math.round(x * 10) / 10;
+  function niceMax(v) {
+    if (!(v > 0)) return 1;
+    const p = 10 ** Math.floor(Math.log10(v));
+    for (const f of [1, 2, 2.5, 5, 10]) if (f * p >= v) return f * p;
+    return 10 * p;
+  }
+  const hhmm = (t, withDay) => {
+    const s = localTime(new Date(t));
+    return withDay ? s.slice(5, 16) : s.slice(11, 16);
+  };
+
+  function chartSvg(buckets, t0, t1, W) {
+    const H = 190;
+    const ml = 44;
+    const mr = 8;
+    const mt = 10;
+    const mb = 26;
+    const pw = W - ml - mr;
+    const ph = H - mt - mb;
+    const minutes = Math.round((t1 - t0) / 6e4);
+    const maxBars = Math.max(12, Math.floor(pw / 5));
+    const step = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].find((s) => minutes / s <= maxBars) || 10080;
+    const n = Math.ceil(minutes / step);
+    const slots = Array.from({ length: n }, (_, i) => ({ t: t0 + i * step * 6e4, requests: 0, errors: 0, p50: NaN, p99: NaN, minutes: 0 }));
+    for (const b of buckets) {
+      const i = Math.floor((b.t - t0) / (step * 6e4));
+      if (i < 0 || i >= n) continue;
+      const s = slots[i];
+      s.requests += b.requests;
+      s.errors += b.errors;
+      s.minutes++;
+      if (Number.isFinite(b.p50)) s.p50 = Number.isFinite(s.p50) ? Math.max(s.p50, b.p50) : b.p50;
+      if (Number.isFinite(b.p99)) s.p99 = Number.isFinite(s.p99) ? Math.max(s.p99, b.p99) : b.p99;
+    }
+    const yMax = niceMax(Math.max(...slots.map((s) => s.requests)));
+    const y = (v) => mt + ph - (v / yMax) * ph;
+    const bw = pw / n;
+    const gap = bw > 4 ? Math.min(2, bw * 0.2) : 0;
+    const perBar = step === 1 ? 'per minute' : 'per ' + step + ' minutes';
+    const root = svg('svg', {
+      class: 'chart', 'data-testid': 'service-chart', role: 'img', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H,
+      'aria-label': 'requests and errors ' + perBar,
+    }, svg('title', null, 'Requests and errors ' + perBar));
+    // y axis: 0, half, max
+    for (const v of [0, yMax / 2, yMax]) {
+      root.appendChild(svg('line', { class: 'grid', x1: ml, x2: W - mr, y1: r1(y(v)), y2: r1(y(v)) }));
+      root.appendChild(svg('text', { class: 'axis', x: ml - 6, y: r1(y(v)), dy: '0.32em', 'text-anchor': 'end' },
+        Number.isInteger(v) ? String(v) : v.toFixed(1)));
+    }
+    // x axis: a label about every 110 px, on slot starts
+    const withDay = t1 - t0 > 86400000 || new Date(t0).toDateString() !== new Date(t1 - 1).toDateString();
+    const every = Math.max(1, Math.ceil((withDay ? 130 : 80) / bw));
+    for (let i = 0; i < n; i += every) {
+      const x = ml + i * bw;
+      if (x > W - mr - 30 && i) break;
+      root.appendChild(svg('line', { class: 'tickmark', x1: r1(x), x2: r1(x), y1: mt + ph, y2: mt + ph + 4 }));
+      root.appendChild(svg('text', { class: 'axis', x: r1(x), y: H - 8, 'text-anchor': i ? 'middle' : 'start' }, hhmm(slots[i].t, withDay)));
+    }
+    root.appendChild(svg('line', { class: 'baseline', x1: ml, x2: W - mr, y1: mt + ph, y2: mt + ph }));
+    slots.forEach((s, i) => {
+      const x = ml + i * bw + gap / 2;
+      const w = Math.max(1, bw - gap);
+      const end = s.t + step * 6e4;
+      const tip = hhmm(s.t, withDay) + '–' + hhmm(end, false) + ': ' + s.requests + (s.requests === 1 ? ' request' : ' requests') + ', ' +
+        s.errors + (s.errors === 1 ? ' error' : ' errors') + (s.requests ? ' (' + fmtPct(s.errors / s.requests) + ')' : '') +
+        (Number.isFinite(s.p50) ? ', p50 ' + fmtMs(s.p50) : '') + (Number.isFinite(s.p99) ? ', p99 ' + fmtMs(s.p99) : '') +
+        (step > 1 && s.minutes > 1 ? ' (percentiles: the highest of its minutes)' : '');
+      const g = svg('g', { class: 'bar-g', 'data-testid': 'chart-bar', 'data-t': s.t, 'data-requests': s.requests, 'data-errors': s.errors },
+        svg('title', null, tip),
+        svg('rect', { class: 'hit', x: r1(ml + i * bw), y: mt, width: r1(Math.max(1, bw)), height: ph }));
+      if (s.requests > 0) g.appendChild(svg('rect', { class: 'req', x: r1(x), y: r1(y(s.requests)), width: r1(w), height: r1(Math.max(1, ph - (y(s.requests) - mt))) }));
+      if (s.errors > 0) g.appendChild(svg('rect', { class: 'err', x: r1(x), y: r1(y(s.errors)), width: r1(w), height: r1(Math.max(1, ph - (y(s.errors) - mt))) }));
+      root.appendChild(g);
+    });
+    return { svgNode: root, step };
+  }
+
+  // ------------------------------------------------------------- the map
+
+  function showMap(view) {
+    document.title = 'fedtrace · service map';
+    const render = async () => {
+      const gen = ++pageGen;
+      setNavWindow();
+      const status = el('div', { class: 'page-status' }, el('p', { class: 'muted' }, 'Loading…'));
+      const head = el('div', { class: 'list-bar' }, el('h1', null, 'Service map'), el('span', { class: 'note muted small' }));
+      view.replaceChildren(windowForm(render), head, status);
+      let data;
+      try {
+        ({ data } = await api('map', windowParams()));
+      } catch (e) {
+        if (gen !== pageGen) return;
+        status.replaceChildren(e.status === 404 ? noData('No calls between services were seen.') : errorBox('Could not load the map:', e));
+        return;
+      }
+      if (gen !== pageGen) return;
+      const graph = mapGraph(data);
+      const note = windowNote(data);
+      if (note) head.appendChild(note);
+      head.querySelector('.note').textContent = graph.nodes.length + (graph.nodes.length === 1 ? ' service, ' : ' services, ') +
+        graph.edges.length + (graph.edges.length === 1 ? ' edge' : ' edges');
+      if (!graph.nodes.length) { status.replaceChildren(noData('No calls between services were seen.')); return; }
+      status.replaceChildren(
+        el('div', { class: 'map-wrap', 'data-testid': 'map-scroll' }, mapSvg(graph)),
+        el('p', { class: 'muted small legend' }, 'Left to right: who calls whom. Edge width: calls; red: calls with errors; dashed: a call back against the flow (a cycle). ',
+          kindBadgeLegend()),
+        edgesTable(graph));
+    };
+    window.addEventListener('popstate', render);
+    render();
+  }
+
+  // Nodes and edges from the API, checked; nodes only named by an edge are added.
+  function mapGraph(data) {
+    const nodes = new Map();
+    const addNode = (name, kind, o) => {
+      if (!nodes.has(name)) nodes.set(name, { name, kind: kind || 'service', requests: NaN, errors: NaN });
+      const n = nodes.get(name);
+      if (o) Object.assign(n, { kind: kind || n.kind, requests: num(o.requests), errors: num(o.errors) });
+      return n;
+    };
+    for (const o of arr(isObj(data) ? data.nodes : null)) {
+      if (isObj(o) && typeof o.name === 'string' && o.name) addNode(o.name, typeof o.kind === 'string' ? o.kind : '', o);
+    }
+    const edges = [];
+    const seen = new Set();
+    for (const e of arr(isObj(data) ? data.edges : null)) {
+      if (!isObj(e) || typeof e.from !== 'string' || typeof e.to !== 'string' || !e.from || !e.to) continue;
+      const key = JSON.stringify([e.from, e.to]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      addNode(e.from, '', null);
+      addNode(e.to, typeof e.toKind === 'string' ? e.toKind : '', null);
+      edges.push({ from: e.from, to: e.to, calls: num(e.calls), errors: num(e.errors), p50: num(e.p50), p99: num(e.p99) });
+    }
+    return { nodes: Array.from(nodes.values()), edges };
+  }
+
+  // Layered layout: a depth-first search marks back edges (cycles); depth is
+  // the longest path from a root over the other edges; a few barycentre
+  // sweeps order each layer to cut crossings.
+  function layoutMap(graph) {
+    const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+    const outs = new Map(graph.nodes.map((n) => [n.name, []]));
+    const indeg = new Map(graph.nodes.map((n) => [n.name, 0]));
+    for (const e of graph.edges) {
+      e.self = e.from === e.to;
+      if (e.self) continue;
+      outs.get(e.from).push(e);
+      indeg.set(e.to, indeg.get(e.to) + 1);
+    }
+    const weight = (n) => (Number.isFinite(n.requests) ? n.requests : 0);
+    const byWeight = (a, b) => weight(b) - weight(a) || a.name.localeCompare(b.name);
+    const roots = graph.nodes.filter((n) => indeg.get(n.name) === 0).sort(byWeight);
+    const rest = graph.nodes.filter((n) => indeg.get(n.name) !== 0).sort(byWeight);
+    const state = new Map();
+    for (const start of roots.concat(rest)) {
+      if (state.has(start.name)) continue;
+      state.set(start.name, 1);
+      const stack = [[start.name, 0]];
+      while (stack.length) {
+        const top = stack[stack.length - 1];
+        const list = outs.get(top[0]);
+        if (top[1] < list.length) {
+          const e = list[top[1]++];
+          const s = state.get(e.to);
+          if (s === 1) e.back = true;
+          else if (!s) { state.set(e.to, 1); stack.push([e.to, 0]); }
+        } else {
+          state.set(top[0], 2);
+          stack.pop();
+        }
+      }
+    }
+    // Longest path over the forward edges (Kahn's order).
+    const deg = new Map(graph.nodes.map((n) => [n.name, 0]));
+    for (const e of graph.edges) if (!e.self && !e.back) deg.set(e.to, deg.get(e.to) + 1);
+    const depth = new Map(graph.nodes.map((n) => [n.name, 0]));
+    const queue = graph.nodes.filter((n) => deg.get(n.name) === 0).map((n) => n.name);
+    for (let qi = 0; qi < queue.length; qi++) {
+      const v = queue[qi];
+      for (const e of outs.get(v)) {
+        if (e.back) continue;
+        depth.set(e.to, Math.max(depth.get(e.to), depth.get(v) + 1));
+        deg.set(e.to, deg.get(e.to) - 1);
+        if (deg.get(e.to) === 0) queue.push(e.to);
+      }
+    }
+    const layers = [];
+    for (const n of graph.nodes.slice().sort(byWeight)) {
+      const d = depth.get(n.name);
+      n.depth = d;
+      (layers[d] = layers[d] || []).push(n);
+    }
+    for (let d = 0; d < layers.length; d++) layers[d] = layers[d] || [];
+    // An edge over several layers runs through a placeholder in each layer
+    // between, so that the ordering keeps a free lane for it.
+    const preds = new Map(graph.nodes.map((n) => [n, []]));
+    const succs = new Map(graph.nodes.map((n) => [n, []]));
+    const link = (a, b) => { preds.get(b).push(a); succs.get(a).push(b); };
+    for (const e of graph.edges) {
+      if (e.self || e.back) continue;
+      const a = byName.get(e.from);
+      const b = byName.get(e.to);
+      e.via = [];
+      let prev = a;
+      for (let d = a.depth + 1; d < b.depth; d++) {
+        const v = { name: '', dummy: true, depth: d, requests: 0 };
+        preds.set(v, []);
+        succs.set(v, []);
+        layers[d].push(v);
+        link(prev, v);
+        e.via.push(v);
+        prev = v;
+      }
+      link(prev, b);
+    }
+    const rows = Math.max(...layers.map((l) => l.length));
+    layers.forEach((l) => l.forEach((n, i) => { n.slot = i + (rows - l.length) / 2; }));
+    const sweep = (d, nb) => {
+      const l = layers[d];
+      const key = new Map(l.map((n) => {
+        const ns = nb.get(n);
+        return [n, ns.length ? ns.reduce((a, m) => a + m.slot, 0) / ns.length : n.slot];
+      }));
+      l.sort((a, b) => key.get(a) - key.get(b) || a.slot - b.slot);
+      l.forEach((n, i) => { n.slot = i + (rows - l.length) / 2; });
+    };
+    for (let it = 0; it < 8; it++) {
+      for (let d = 1; d < layers.length; d++) sweep(d, preds);
+      for (let d = layers.length - 2; d >= 0; d--) sweep(d, succs);
+    }
+    return { layers, rows, byName };
+  }
+
+  function midName(s, max) {
+    if (s.length <= max) return s;
+    const h = Math.floor((max - 1) / 2);
+    return s.slice(0, h) + '…' + s.slice(s.length - (max - 1 - h));
+  }
+
+  function mapSvg(graph) {
+    const { layers, rows, byName } = layoutMap(graph);
+    const NW = 204;
+    const NH = 46;
+    const GX = 230;
+    const RH = 72;
+    const PAD = 16;
+    const TOP = 34; // room for self-loops and labels above the first row
+    const LABEL_H = 16;
+    const nx = (n) => PAD + n.depth * (NW + GX);
+    const ny = (n) => TOP + n.slot * RH;
+    const maxCalls = Math.max(1, ...graph.edges.map((e) => (Number.isFinite(e.calls) ? e.calls : 0)));
+
+    // Edge geometry first: labels may need room below the nodes.
+    const labels = [];
+    const bez = (p0, c0, c1, p1, t) => {
+      const u = 1 - t;
+      return [u * u * u * p0[0] + 3 * u * u * t * c0[0] + 3 * u * t * t * c1[0] + t * t * t * p1[0],
+        u * u * u * p0[1] + 3 * u * u * t * c0[1] + 3 * u * t * t * c1[1] + t * t * t * p1[1]];
+    };
+    for (const e of graph.edges) {
+      const a = byName.get(e.from);
+      const b = byName.get(e.to);
+      let d;
+      let at;
+      if (e.self) {
+        const x = nx(a) + NW - 28;
+        const y = ny(a);
+        d = 'M' + x + ',' + y + ' C' + x + ',' + (y - 30) + ' ' + (x + 44) + ',' + (y - 22) + ' ' + (x + 28) + ',' + y;
+        at = [x + 14, y - 24];
+      } else if (e.back) {
+        const p0 = [nx(a), ny(a) + NH * 0.7];
+        const p1 = [nx(b) + NW, ny(b) + NH * 0.7];
+        const dx = Math.max(60, (p0[0] - p1[0]) * 0.35);
+        const c0 = [p0[0] - dx, p0[1] + RH * 0.6];
+        const c1 = [p1[0] + dx, p1[1] + RH * 0.6];
+        d = 'M' + p0.map(r1) + ' C' + c0.map(r1) + ' ' + c1.map(r1) + ' ' + p1.map(r1);
+        at = bez(p0, c0, c1, p1, 0.5);
+      } else {
+        // Caller's right side, through the lanes of the layers between, to
+        // the callee's left side; a cubic curve across each gap.
+        const pts = [[nx(a) + NW, ny(a) + NH / 2]];
+        for (const v of e.via || []) pts.push([nx(v), ny(v) + NH / 2], [nx(v) + NW, ny(v) + NH / 2]);
+        pts.push([nx(b), ny(b) + NH / 2]);
+        const curve = (p0, p1) => {
+          const dx = (p1[0] - p0[0]) / 2;
+          return [p0, [p0[0] + dx, p0[1]], [p1[0] - dx, p1[1]], p1];
+        };
+        d = 'M' + pts[0].map(r1);
+        for (let i = 0; i + 1 < pts.length; i += 2) {
+          const c = curve(pts[i], pts[i + 1]);
+          d += ' C' + c[1].map(r1) + ' ' + c[2].map(r1) + ' ' + c[3].map(r1);
+          if (i + 2 < pts.length) d += ' L' + pts[i + 2].map(r1);
+        }
+        // The label sits in the first gap after the caller, on the curve.
+        const c = curve(pts[0], pts[1]);
+        at = bez(c[0], c[1], c[2], c[3], 0.5);
+      }
+      e.d = d;
+      e.text = fmtCount(e.calls) + ' calls · ' + fmtCount(e.errors) + ' err · p99 ' + fmtMs(e.p99);
+      e.label = { x: at[0], y: at[1], text: e.text };
+      labels.push(e.label);
+    }
+    // Labels must not cover nodes or each other: top to bottom, each one
+    // moves down below whatever it would overlap.
+    const boxes = graph.nodes.filter((n) => !n.dummy).map((n) => ({ x0: nx(n) - 2, x1: nx(n) + NW + 2, y0: ny(n) - 2, y1: ny(n) + NH + 2 }));
+    labels.sort((p, q) => p.y - q.y || p.x - q.x);
+    for (const l of labels) {
+      l.w = l.text.length * 6.1 + 8;
+      for (let guard = 0; guard < 500; guard++) {
+        const x0 = l.x - l.w / 2;
+        const x1 = l.x + l.w / 2;
+        const y0 = l.y - LABEL_H / 2;
+        const y1 = l.y + LABEL_H / 2;
+        const hit = boxes.find((b) => x0 < b.x1 && x1 > b.x0 && y0 < b.y1 && y1 > b.y0);
+        if (!hit) break;
+        l.y = hit.y1 + LABEL_H / 2;
+      }
+      boxes.push({ x0: l.x - l.w / 2, x1: l.x + l.w / 2, y0: l.y - LABEL_H / 2, y1: l.y + LABEL_H / 2 });
+    }
+    const W = PAD * 2 + layers.length * NW + (layers.length - 1) * GX;
+    const H = Math.max(TOP + rows * RH + PAD, ...labels.map((l) => l.y + LABEL_H + PAD));
+
+    const root = svg('svg', {
+      class: 'map', 'data-testid': 'service-map', role: 'group', 'aria-label': 'service map', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H,
+    },
+    svg('defs', null,
+      svg('marker', { id: 'ft-arrow', class: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto' },
+        svg('path', { d: 'M0,0 L10,5 L0,10 z' })),
+      svg('marker', { id: 'ft-arrow-err', class: 'arrow arrow-err', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto' },
+        svg('path', { d: 'M0,0 L10,5 L0,10 z' }))));
+    const edgeLayer = svg('g', { class: 'edges' });
+    const labelLayer = svg('g', { class: 'edge-labels' });
+    const nodeLayer = svg('g', { class: 'nodes' });
+    for (const e of graph.edges) {
+      const err = e.errors > 0;
+      const text = e.text;
+      const tip = e.from + ' → ' + e.to + ': ' + fmtCount(e.calls) + ' calls, ' + fmtCount(e.errors) + ' errors, p50 ' + fmtMs(e.p50) + ', p99 ' + fmtMs(e.p99) +
+        (e.back ? ' (against the flow: part of a cycle)' : '');
+      const sw = 1.25 + 4.5 * Math.sqrt((Number.isFinite(e.calls) ? Math.max(0, e.calls) : 0) / maxCalls);
+      const tw = e.label.w;
+      edgeLayer.appendChild(svg('g', {
+        class: 'edge' + (err ? ' edge-err' : '') + (e.back ? ' edge-back' : ''), 'data-testid': 'map-edge', 'data-from': e.from, 'data-to': e.to,
+        'data-calls': Number.isFinite(e.calls) ? e.calls : null, 'data-errors': Number.isFinite(e.errors) ? e.errors : null,
+      },
+      svg('title', null, tip),
+      svg('path', { class: 'edge-hit', d: e.d }),
+      svg('path', { class: 'edge-line', d: e.d, 'stroke-width': r1(sw), 'marker-end': err ? 'url(#ft-arrow-err)' : 'url(#ft-arrow)' })));
+      labelLayer.appendChild(svg('g', { class: 'edge-label' + (err ? ' edge-err' : ''), 'data-testid': 'map-edge-label', 'data-from': e.from, 'data-to': e.to },
+        svg('title', null, tip),
+        svg('rect', { x: r1(e.label.x - tw / 2), y: r1(e.label.y - LABEL_H / 2 + 1), width: r1(tw), height: LABEL_H - 2, rx: 3 }),
+        svg('text', { x: r1(e.label.x), y: r1(e.label.y), dy: '0.34em', 'text-anchor': 'middle' }, text)));
+    }
+    for (const l of layers) {
+      for (const n of l.filter((x) => !x.dummy)) {
+        const inferred = isInferred(n.kind);
+        const figures = (Number.isFinite(n.requests) ? fmtCount(n.requests) + ' req' : '') +
+          (n.errors > 0 ? ' · ' + fmtCount(n.errors) + ' err' : '');
+        const sub = (n.kind + ' · ' + figures).length <= 30 || !figures ? n.kind + (figures ? ' · ' + figures : '') : figures;
+        nodeLayer.appendChild(svg('a', { href: serviceHref(n.name), class: 'node-link', 'aria-label': n.name + ' (' + n.kind + ')' },
+          svg('g', {
+            class: 'map-node kind-' + kindOf(n.kind) + (inferred ? ' is-inferred' : '') + (n.errors > 0 ? ' has-errors' : ''),
+            'data-testid': 'map-node', 'data-service': n.name, 'data-kind': n.kind, transform: 'translate(' + r1(nx(n)) + ',' + r1(ny(n)) + ')',
+          },
+          svg('title', null, n.name + ' — ' + n.kind + (Number.isFinite(n.requests) ? ', ' + fmtCount(n.requests) + ' requests' : '') +
+            (Number.isFinite(n.errors) ? ', ' + fmtCount(n.errors) + ' errors' : '')),
+          svg('rect', { class: 'node-box', width: NW, height: NH, rx: 7 }),
+          svg('rect', { class: 'node-strip', width: 5, height: NH - 2, x: 1, y: 1, rx: 3 }),
+          svg('text', { class: 'node-name', x: 13, y: 19 }, kindIcon(n.kind) + ' ' + midName(n.name, 22)),
+          svg('text', { class: 'node-sub', x: 13, y: 36 }, sub))));
+      }
+    }
+    root.append(edgeLayer, nodeLayer, labelLayer);
+    return root;
+  }
+
+  function edgesTable(graph) {
+    const rows = graph.edges.slice().sort((a, b) => (b.calls || 0) - (a.calls || 0));
+    return el('details', { class: 'edges-table' },
+      el('summary', null, 'All edges as a table (' + rows.length + ')'),
+      el('div', { class: 'table-wrap' }, el('table', { class: 'data stack' },
+        el('thead', null, el('tr', null, [['From', ''], ['To', ''], ['Calls', 'num'], ['Errors', 'num'], ['p50', 'num'], ['p99', 'num']]
+          .map(([h, c]) => el('th', { scope: 'col', class: c || null }, h)))),
+        el('tbody', null, rows.map((e) => el('tr', { class: e.errors > 0 ? 'is-error' : null },
+          el('td', { 'data-label': 'From' }, el('a', { href: serviceHref(e.from) }, e.from)),
+          el('td', { 'data-label': 'To' }, el('a', { href: serviceHref(e.to) }, e.to)),
+          numCell('Calls', e.calls, fmtCount),
+          numCell('Errors', e.errors, fmtCount, { td: { class: 'num ' + errClass(e.errors / (e.calls || 1)) } }),
+          numCell('p50', e.p50, fmtMs),
+          numCell('p99', e.p99, fmtMs)))))));
+  }
+
+  // ------------------------------------------------------------------ nav
+
+  // aria-current on the active page's link; Services and Map keep the window.
+  function setNav(view) {
+    const current = view === 'list' || view === 'detail' ? 'traces' : view === 'services' || view === 'service' ? 'services' : view === 'map' ? 'map' : '';
+    for (const a of document.querySelectorAll('.site-nav a[data-nav]')) {
+      if (a.getAttribute('data-nav') === current) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+
+  function setNavWindow() {
+    const qs = windowQs();
+    for (const [k, path] of [['services', 'services'], ['map', 'map']]) {
+      const a = document.querySelector('.site-nav a[data-nav="' + k + '"]');
+      const href = safeHref(BASE + path + qs);
+      if (a && href) a.setAttribute('href', href);
+    }
+  }
+
   // --------------------------------------------------------------- router
 
   function route() {
@@ -1193,6 +2227,11 @@
     if (rest === '' || rest === 'index.html') return { view: 'list' };
     const m = rest === null ? null : /^traces\/([^/]+)\/?$/.exec(rest);
     if (m) return { view: 'detail', id: m[1] };
+    if (rest === 'services' || rest === 'services/') return { view: 'services' };
+    if (rest === 'map' || rest === 'map/') return { view: 'map' };
+    // The name is URL-encoded, but may hold a '/' (kept as it is).
+    const sv = rest === null ? null : /^services\/(.+)$/.exec(rest);
+    if (sv) return { view: 'service', name: sv[1] };
     return { view: 'unknown' };
   }
 
@@ -1200,6 +2239,7 @@
     const listView = document.getElementById('list-view');
     const detailView = document.getElementById('detail-view');
     const r = route();
+    setNav(r.view);
     loadSession();
     if (r.view === 'list') {
       detailView.remove();
@@ -1208,11 +2248,19 @@
       return;
     }
     listView.remove();
-    detailView.hidden = false;
+    detailView.hidden = false; // the container of every view but the list
     if (r.view === 'detail') {
       let id = r.id;
       try { id = decodeURIComponent(id); } catch (e) { /* shown as it is */ }
       showDetail(detailView, id);
+    } else if (r.view === 'services') {
+      showServices(detailView);
+    } else if (r.view === 'map') {
+      showMap(detailView);
+    } else if (r.view === 'service') {
+      let name = r.name;
+      try { name = decodeURIComponent(name); } catch (e) { /* shown as it is */ }
+      showService(detailView, name);
     } else {
       detailView.replaceChildren(el('div', { class: 'notice' },
         el('h1', null, 'Not found'), el('p', null, el('a', { href: BASE }, '← traces'))));

@@ -61,6 +61,12 @@ typedef struct ft_exporter_opts {
      * names each span's inferred peer ("peer" in the stored span); NULL:
      * neither.  Borrowed; one may serve many exporters. */
     struct ft_metrics *metrics;
+    /* Other processes count into this store too, so batches already
+     * counted and client/server pairs are matched through the store (one
+     * more round trip per batch) rather than in this process's memory.
+     * Always so for Redis and PostgreSQL; set it for a local store another
+     * process also counts into (fedtrace import next to fedtrace serve). */
+    bool shared_counting;
 } ft_exporter_opts;
 
 /* kv is borrowed and must outlive the exporter.  opts may be NULL. */

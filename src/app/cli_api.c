@@ -114,25 +114,33 @@ const char *ft_api_shown(const ft_api *a)
     return a->shown;
 }
 
-void ft_api_query_add(ft_buf *q, const char *name, const char *value)
+/* s percent-encoded: everything but the unreserved characters. */
+static void put_encoded(ft_buf *b, const char *str)
 {
     static const char hex[] = "0123456789ABCDEF";
-    if (q->len > 0)
-        ft_buf_putc(q, '&');
-    for (int part = 0; part < 2; part++) {
-        const unsigned char *s = (const unsigned char *)(part ? value : name);
-        if (part)
-            ft_buf_putc(q, '=');
-        for (; s != NULL && *s; s++) {
-            if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-                (*s >= '0' && *s <= '9') || strchr("-._~", *s) != NULL) {
-                ft_buf_putc(q, (char)*s);
-            } else {
-                char e[3] = {'%', hex[*s >> 4], hex[*s & 15]};
-                ft_buf_put(q, e, 3);
-            }
+    for (const unsigned char *s = (const unsigned char *)str; s != NULL && *s; s++) {
+        if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+            (*s >= '0' && *s <= '9') || strchr("-._~", *s) != NULL) {
+            ft_buf_putc(b, (char)*s);
+        } else {
+            char e[3] = {'%', hex[*s >> 4], hex[*s & 15]};
+            ft_buf_put(b, e, 3);
         }
     }
+}
+
+void ft_api_query_add(ft_buf *q, const char *name, const char *value)
+{
+    if (q->len > 0)
+        ft_buf_putc(q, '&');
+    put_encoded(q, name);
+    ft_buf_putc(q, '=');
+    put_encoded(q, value);
+}
+
+void ft_api_path_add(ft_buf *path, const char *segment)
+{
+    put_encoded(path, segment);
 }
 
 /* ---- one answer ---- */

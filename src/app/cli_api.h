@@ -45,6 +45,8 @@ const char *ft_api_shown(const ft_api *a);
 /* Appends "name=value" to a query string, both URL-encoded, with '&'
  * in front unless q is empty. */
 void ft_api_query_add(ft_buf *q, const char *name, const char *value);
+/* Appends one path segment, URL-encoded ('/' too: "mastodon%2Fweb"). */
+void ft_api_path_add(ft_buf *path, const char *segment);
 
 /*
  * GET base + path (relative: "api/traces?limit=20").  On 200 the body is

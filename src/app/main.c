@@ -5,14 +5,19 @@
  *   fedtrace traces              recent traces with activities, filtered
  *   fedtrace show TRACE_ID       one trace: activities, span waterfall, logs
  *   fedtrace tail                new activities as they arrive
+ *   fedtrace services            RED metrics of every service (inferred too)
+ *   fedtrace service NAME        one service: operations, callers, callees
+ *   fedtrace map                 the calls between services
+ *   fedtrace slow-queries        the slowest database statements
  *   fedtrace sweep               remove expired data now
  *
  * Every subcommand takes --store URL (default: $FEDTRACE_STORE, else
  * lmdb:$XDG_DATA_HOME/fedtrace, else lmdb:~/.local/share/fedtrace).
- * traces, show and tail also read a running server's API instead: --store
+ * The reading commands also read a running server's API instead: --store
  * http://HOST:PORT/BASE/ (cli_api.c), with --api-token or
  * $FEDTRACE_API_TOKEN.  Both give the same JSON (--json), byte for byte
- * where the API's answers are passed on.
+ * where the API's answers are passed on (services, service, map and
+ * slow-queries: the text of ft_services_json, which the API serves).
  *
  * Text output fits the terminal ($COLUMNS, else the tty's width, else 100
  * columns); everything that came from a store or a server is printed
@@ -26,11 +31,14 @@
 #include "core/config.h"
 #include "fedtrace/exporter.h"
 #include "fedtrace/otlp.h"
+#include "fedtrace/services.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <math.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +55,13 @@ enum {
     C_SHOW = 4,
     C_TAIL = 8,
     C_SWEEP = 16,
-    C_ALL = 31,
-    C_READ = C_TRACES | C_SHOW | C_TAIL,
+    C_SERVICES = 32,
+    C_SERVICE = 64,
+    C_MAP = 128,
+    C_SLOW = 256,
+    C_ALL = 511,
+    C_WINDOW = C_SERVICES | C_SERVICE | C_MAP | C_SLOW, /* --since, --until */
+    C_READ = C_TRACES | C_SHOW | C_TAIL | C_WINDOW,
     C_FILTER = C_TRACES | C_TAIL,
     MAX_FILTERS = 16,
     MAX_SEEN = 64,
@@ -244,12 +257,16 @@ static void put_shell_word(const char *s)
     putchar('\'');
 }
 
-/* Text that may come from a server, to stderr: control characters as '?'. */
+/* Text that may come from a server, to stderr: what glyph replaces
+ * (control characters, bidi overrides, invalid UTF-8) as '?'. */
 static void err_text(const char *msg)
 {
-    for (const char *p = msg; p != NULL && *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, stderr);
+    size_t n = msg != NULL ? strlen(msg) : 0;
+    for (size_t i = 0, used; i < n; i += used) {
+        const char *o;
+        size_t ol;
+        glyph(msg + i, n - i, &used, &o, &ol);
+        fwrite(o, 1, ol, stderr);
     }
 }
 
@@ -339,9 +356,9 @@ static int64_t now_ms(void)
 static const char k_common_help[] =
     "  --store URL            where to read: a store (lmdb:DIR, memory:, redis://...,\n"
     "                         postgres://...; default $FEDTRACE_STORE or\n"
-    "                         lmdb:$XDG_DATA_HOME/fedtrace) or a running server's API,\n"
-    "                         http://HOST:PORT/ or https://HOST/BASE/ (the address\n"
-    "                         of fedtrace serve --ui-listen)\n"
+    "                         lmdb:$XDG_DATA_HOME/fedtrace) or a running server's\n"
+    "                         API, http://HOST:PORT/ or https://HOST/BASE/ (the\n"
+    "                         address of fedtrace serve --ui-listen)\n"
     "  --api-token TOKEN      with an API URL: send \"Authorization: Bearer TOKEN\"\n"
     "                         (default $FEDTRACE_API_TOKEN)\n"
     "  --ca-cert FILE         with an https:// API URL: trust the certificates in\n"
@@ -363,6 +380,14 @@ static const char k_filter_help[] =
     "                         duration back from now (15m, 2h, 7d)\n"
     "  --until TIME           first activity before TIME\n";
 
+static const char k_window_help[] =
+    "time window of services, service, map and slow-queries (the API's since and\n"
+    "until; minute resolution):\n"
+    "  --since TIME           from TIME (default an hour before --until): RFC 3339\n"
+    "                         (2026-11-26T12:00:00Z), ms since the epoch, or a\n"
+    "                         duration back from now (15m, 2h, 7d)\n"
+    "  --until TIME           to TIME (default now)\n";
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -376,14 +401,22 @@ static void usage(FILE *f)
             "  traces             list recent traces that carry activities\n"
             "  show TRACE_ID      a trace's activities, span waterfall and logs\n"
             "  tail               print new activities as they arrive\n"
+            "  services           RED metrics (requests, errors, latency) of every\n"
+            "                     service, the inferred ones (databases, caches,\n"
+            "                     remote instances) too\n"
+            "  service NAME       one service: its operations, callers, callees and\n"
+            "                     slow queries\n"
+            "  map                the calls between services, grouped by caller\n"
+            "  slow-queries       the slowest database statements (literals as ?)\n"
             "  sweep              remove expired data from the store now\n"
             "  help COMMAND       the options of one command\n"
             "\n"
             "options:\n"
             "%s"
             "  --json                 machine-readable output\n"
-            "  --limit N              traces: how many (default 20); tail: how many of the\n"
-            "                         newest traces each look covers (default 100)\n"
+            "  --limit N              traces, slow-queries: how many (default 20); tail:\n"
+            "                         how many of the newest traces each look covers\n"
+            "                         (default 100)\n"
             "  --cursor C             traces: continue after a previous page\n"
             "  --ttl SECONDS          import: expire the stored data after this long\n"
             "  --interval DURATION    tail: how often a store is read (default 1s)\n"
@@ -394,9 +427,13 @@ static void usage(FILE *f)
             "\n"
             "%s"
             "\n"
-            "traces, show and tail read a store or a server's API alike; import and\n"
-            "sweep need a store.\n",
-            k_common_help, k_filter_help);
+            "%s"
+            "  --service NAME         slow-queries: only this database's statements, or\n"
+            "                         its caller's\n"
+            "\n"
+            "traces, show, tail, services, service, map and slow-queries read a store\n"
+            "or a server's API alike; import and sweep need a store.\n",
+            k_common_help, k_filter_help, k_window_help);
 }
 
 static int command_help(const char *cmd)
@@ -456,6 +493,70 @@ static int command_help(const char *cmd)
                "                         (default 100)\n"
                "%s",
                k_filter_help, k_common_help);
+    } else if (strcmp(cmd, "services") == 0) {
+        printf("usage: fedtrace services [--since TIME] [--until TIME] [--json] [--store URL]\n"
+               "\n"
+               "Every service that sent spans in the window, and every service its spans\n"
+               "call without being instrumented (inferred: a database by its name, a\n"
+               "cache, a queue, a host called over HTTP, a remote ActivityPub instance),\n"
+               "most requests first: NAME, KIND (instrumented, database, cache, queue,\n"
+               "rpc, http, instance, service), REQ (requests: the server and consumer\n"
+               "spans of an instrumented service, the client spans that called an\n"
+               "inferred one), RATE/s, ERR%% (of the requests), P50, P95, P99 (ms).\n"
+               "--json prints the document of the API's GET api/services.\n"
+               "\n"
+               "%s\n"
+               "options:\n"
+               "  --json                 the JSON document instead of the table\n"
+               "%s",
+               k_window_help, k_common_help);
+    } else if (strcmp(cmd, "service") == 0) {
+        printf("usage: fedtrace service NAME [--since TIME] [--until TIME] [--json]\n"
+               "                        [--store URL]\n"
+               "\n"
+               "One service (a name as fedtrace services lists it, inferred ones too):\n"
+               "requests, rate, errors and latency (p50, p95, p99, average) in the\n"
+               "window, the requests per minute, its operations, the services that call\n"
+               "it and those it calls, and the slowest statements when it is a database\n"
+               "or calls one.  Exit 1 when the service has no spans in the window.\n"
+               "--json prints the document of the API's GET api/services/NAME.\n"
+               "\n"
+               "%s\n"
+               "options:\n"
+               "  --json                 the JSON document instead of text\n"
+               "%s",
+               k_window_help, k_common_help);
+    } else if (strcmp(cmd, "map") == 0) {
+        printf("usage: fedtrace map [--since TIME] [--until TIME] [--json] [--store URL]\n"
+               "\n"
+               "The service map as lines \"FROM -> TO (kind)\", grouped by the calling\n"
+               "service, with the calls, the calls that failed, and the p50 and p99 of\n"
+               "the calling spans (ms).  --json prints the document of the API's\n"
+               "GET api/map: {\"nodes\": [...], \"edges\": [...]}.\n"
+               "\n"
+               "%s\n"
+               "options:\n"
+               "  --json                 the JSON document instead of text\n"
+               "%s",
+               k_window_help, k_common_help);
+    } else if (strcmp(cmd, "slow-queries") == 0) {
+        printf("usage: fedtrace slow-queries [--service NAME] [--limit N] [--since TIME]\n"
+               "                             [--until TIME] [--json] [--store URL]\n"
+               "\n"
+               "The slowest database statements, normalized (literals replaced by ?),\n"
+               "highest p99 first: how often each ran, its p50, p99 and longest time\n"
+               "(ms), the database and its caller, the trace of the slowest run (for\n"
+               "fedtrace show), and the statement, wrapped to the terminal.  --json\n"
+               "prints the document of the API's GET api/slow-queries.\n"
+               "\n"
+               "%s\n"
+               "options:\n"
+               "  --service NAME         only the statements run on this database, or by\n"
+               "                         this calling service\n"
+               "  --limit N              how many statements (default 20)\n"
+               "  --json                 the JSON document instead of the table\n"
+               "%s",
+               k_window_help, k_common_help);
     } else if (strcmp(cmd, "import") == 0) {
         printf("usage: fedtrace import FILE... [--ttl SECONDS] [--json] [--store URL]\n"
                "\n"
@@ -553,7 +654,7 @@ static int parse_args(int argc, char **argv, cli *c)
     } k_flags[] = {
         {"store", true, C_ALL},           {"api-token", true, C_READ},
         {"ca-cert", true, C_READ},
-        {"json", false, C_ALL & ~C_SWEEP}, {"limit", true, C_FILTER},
+        {"json", false, C_ALL & ~C_SWEEP}, {"limit", true, C_FILTER | C_SLOW},
         {"cursor", true, C_TRACES},       {"ttl", true, C_IMPORT},
         {"interval", true, C_TAIL},       {"timeout", true, C_TAIL},
         {"count", true, C_TAIL},          {"verification-failed", false, C_FILTER},
@@ -595,6 +696,10 @@ static int parse_args(int argc, char **argv, cli *c)
         if (!known && is_filter_name(name)) {
             known = takes_value = true;
             cmds = C_FILTER;
+            if (strcmp(name, "since") == 0 || strcmp(name, "until") == 0)
+                cmds |= C_WINDOW;
+            else if (strcmp(name, "service") == 0)
+                cmds |= C_SLOW;
         }
         if (!known) {
             fprintf(stderr, "fedtrace: unknown option --%s (see fedtrace --help)\n", name);
@@ -685,6 +790,7 @@ typedef struct source {
     ft_api *api;
     ft_kv *kv;
     ft_exporter *ex;
+    ft_metrics *metrics; /* import: counts what it stores (fedtrace services) */
     ft_arena *arena;
 } source;
 
@@ -692,6 +798,7 @@ static void source_close(source *s)
 {
     ft_api_close(s->api);
     ft_exporter_destroy(s->ex);
+    ft_metrics_destroy(s->metrics);
     ft_kv_close(s->kv);
     ft_arena_destroy(s->arena);
     free(s->shown);
@@ -751,8 +858,15 @@ static int source_open(const cli *c, const char *cmd, bool api_ok, source *s)
     s->shown = redact_url(c->store);
     if (s->shown == NULL)
         return 1;
+    /* import counts RED metrics, map edges and statements as serve does */
+    bool count = strcmp(cmd, "import") == 0;
     if (ft_kv_open(c->store, &s->kv, &err) != FT_OK ||
-        ft_exporter_create(s->kv, &(ft_exporter_opts){.ttl_ms = c->ttl_ms}, &s->ex, &err) != FT_OK) {
+        (count && ft_metrics_create(NULL, c->ttl_ms, &s->metrics, &err) != FT_OK) ||
+        /* serve may count into the same LMDB: match retries through it */
+        ft_exporter_create(s->kv,
+                           &(ft_exporter_opts){.ttl_ms = c->ttl_ms, .metrics = s->metrics,
+                                               .shared_counting = true},
+                           &s->ex, &err) != FT_OK) {
         print_err("", err.msg);
         source_close(s);
         return 1;
@@ -948,6 +1062,10 @@ static int cmd_import(const cli *c)
         } else if (batch.rejected) {
             fprintf(stderr, "fedtrace: %s: %zu spans rejected (%.*s)\n", c->argv[i],
                     batch.rejected, (int)batch.reject_reason.len, batch.reject_reason.ptr);
+        }
+        if (ft_metrics_flush(s.metrics, s.kv, NULL, 0, ft_now_ms(), &err) != FT_OK) {
+            fprintf(stderr, "fedtrace: %s: the metrics: %s\n", c->argv[i], err.msg);
+            rc = 1;
         }
         rejected += batch.rejected;
         ft_free(body);
@@ -1480,6 +1598,970 @@ static int cmd_show(const cli *c)
     return rc;
 }
 
+/* ---- services, service, map, slow-queries ---- */
+
+/* The value of a filter flag (its API name) as given, or NULL. */
+static const char *flag_value(const cli *c, const char *name)
+{
+    for (size_t i = 0; i < c->nf; i++)
+        if (strcmp(c->fname[i], name) == 0)
+            return c->fval[i];
+    return NULL;
+}
+
+/*
+ * One of the documents of api/services, api/services/NAME, api/map and
+ * api/slow-queries for the window of --since/--until: from an API as it
+ * answers (trailing white space cut), from a store as ft_services_json
+ * writes it.  FT_NOTFOUND (a store) or FT_BACKEND with native 404 (an API)
+ * for a service without spans in the window.
+ */
+static ft_code source_services(source *s, const cli *c, ft_services_what what, const char *name,
+                               ft_buf *json, ft_err *err)
+{
+    ft_buf_reset(json);
+    const char *svc = what == FT_Q_SERVICE         ? name
+                      : what == FT_Q_SLOW_QUERIES ? flag_value(c, "service")
+                                                  : NULL;
+    if (s->api != NULL) {
+        ft_buf path = {0}, q = {0};
+        static const char *const window[] = {"since", "until"};
+        for (size_t i = 0; i < 2; i++)
+            if (flag_value(c, window[i]) != NULL)
+                ft_api_query_add(&q, window[i], flag_value(c, window[i]));
+        if (what == FT_Q_SLOW_QUERIES && svc != NULL)
+            ft_api_query_add(&q, "service", svc);
+        if (what == FT_Q_SLOW_QUERIES && c->limit) {
+            char lim[32];
+            snprintf(lim, sizeof lim, "%zu", c->limit);
+            ft_api_query_add(&q, "limit", lim);
+        }
+        ft_buf_puts(&path, what == FT_Q_SERVICES  ? "api/services"
+                           : what == FT_Q_SERVICE ? "api/services/"
+                           : what == FT_Q_MAP     ? "api/map"
+                                                  : "api/slow-queries");
+        if (what == FT_Q_SERVICE)
+            ft_api_path_add(&path, name);
+        if (q.len)
+            ft_buf_printf(&path, "?%.*s", (int)q.len, q.ptr);
+        ft_code rc = ft_buf_ok(&path) && ft_buf_ok(&q)
+                         ? ft_api_get(s->api, path.ptr, json, NULL, err)
+                         : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+        while (rc == FT_OK && json->len > 0 && strchr(" \t\r\n", json->ptr[json->len - 1]))
+            json->len--;
+        ft_buf_free(&path);
+        ft_buf_free(&q);
+        return rc;
+    }
+    ft_arena_reset(s->arena);
+    ft_services_query q = {.since_ms = c->filter.since_ms,
+                           .until_ms = c->filter.until_ms,
+                           .service = svc,
+                           .limit = what == FT_Q_SLOW_QUERIES ? c->limit : 0};
+    ft_str out = {0};
+    ft_code rc = ft_services_json(s->kv, what, &q, s->arena, &out, err);
+    if (rc != FT_OK)
+        return rc;
+    ft_buf_put(json, out.ptr, out.len);
+    return ft_buf_ok(json) ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+}
+
+/* Parses a JSON object (json_decref it); NULL with err set when it is not. */
+static json_t *parse_object(const ft_buf *b, const char *what, ft_err *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb(b->ptr ? b->ptr : "", b->len, JSON_ALLOW_NUL, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        ft_err_set(err, FT_DECODE, 0, "%s is not a JSON object%s%s", what, j ? "" : ": ",
+                   j ? "" : je.text);
+        return NULL;
+    }
+    return j;
+}
+
+/* A number of a document; NAN when it is missing or not a number. */
+static double jnum(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* A count in at most 7 columns: "1234567", "12.3M". */
+static void fmt_count(double n, char out[32])
+{
+    if (isnan(n) || n < 0)
+        snprintf(out, 32, "-");
+    else if (n < 1e7)
+        snprintf(out, 32, "%.0f", n);
+    else if (n < 1e9)
+        snprintf(out, 32, "%.1fM", n / 1e6);
+    else
+        snprintf(out, 32, "%.1fG", n / 1e9);
+}
+
+/* Milliseconds in at most 7 columns: "0.83", "12.5", "1234", "98765s". */
+static void fmt_ms(double ms, char out[32])
+{
+    if (isnan(ms) || ms < 0)
+        snprintf(out, 32, "-");
+    else if (ms < 10)
+        snprintf(out, 32, "%.2f", ms);
+    else if (ms < 1000)
+        snprintf(out, 32, "%.1f", ms);
+    else if (ms < 1e6)
+        snprintf(out, 32, "%.0f", ms);
+    else if (ms < 1e9)
+        snprintf(out, 32, "%.0fs", ms / 1e3);
+    else
+        snprintf(out, 32, "%.1e", ms);
+}
+
+/* Requests per second: "0.0022", "2.00", "123.4", "98765". */
+static void fmt_rate(double r, char out[32])
+{
+    if (isnan(r) || r < 0)
+        snprintf(out, 32, "-");
+    else if (r == 0)
+        snprintf(out, 32, "0");
+    else if (r < 0.0001)
+        snprintf(out, 32, "<.0001");
+    else if (r < 0.01)
+        snprintf(out, 32, "%.4f", r);
+    else if (r < 100)
+        snprintf(out, 32, "%.2f", r);
+    else if (r < 1000)
+        snprintf(out, 32, "%.1f", r);
+    else
+        snprintf(out, 32, "%.0f", r);
+}
+
+/* A fraction as a percentage: "2.5", "100". */
+static void fmt_pct(double f, char out[32])
+{
+    if (isnan(f) || f < 0)
+        snprintf(out, 32, "-");
+    else
+        snprintf(out, 32, f >= 1 ? "%.0f" : "%.1f", f * 100);
+}
+
+/* Local time to the minute: "2026-11-26 12:05", or "12:05" when on the
+ * day of `day` (ms; < 0: no day given). */
+static void fmt_minute(int64_t ms, int64_t day, char out[32])
+{
+    time_t t = (time_t)(ms / 1000), d = (time_t)(day / 1000);
+    struct tm tm, td;
+    if (localtime_r(&t, &tm) == NULL) {
+        snprintf(out, 32, "?");
+        return;
+    }
+    if (day >= 0 && localtime_r(&d, &td) != NULL && td.tm_year == tm.tm_year &&
+        td.tm_yday == tm.tm_yday)
+        snprintf(out, 32, "%02d:%02d", tm.tm_hour % 24, tm.tm_min % 60);
+    else
+        snprintf(out, 32, "%04d-%02d-%02d %02d:%02d", (tm.tm_year + 1900) % 10000,
+                 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 24, tm.tm_min % 60);
+}
+
+/* "from 2026-11-26 12:05 to 13:05": the window of doc ("since" and
+ * "until" when it has them), else the one asked for. */
+static void fmt_window(const cli *c, json_t *doc, char out[80])
+{
+    json_t *js = json_object_get(doc, "since"), *ju = json_object_get(doc, "until");
+    int64_t until = json_is_integer(ju) ? (int64_t)json_integer_value(ju)
+                    : c->filter.until_ms   ? c->filter.until_ms
+                                           : ft_now_ms();
+    int64_t since = json_is_integer(js) ? (int64_t)json_integer_value(js)
+                    : c->filter.since_ms   ? c->filter.since_ms
+                                           : until - 3600 * 1000;
+    char a[32], b[32];
+    fmt_minute(since, -1, a);
+    fmt_minute(until, since, b);
+    snprintf(out, 80, "from %s to %s", a, b);
+}
+
+/* ---- a table that fits the terminal ---- */
+
+enum { T_MAXCOL = 10 };
+
+typedef struct tcol {
+    const char *head;
+    bool right;      /* right-aligned (numbers) */
+    bool flex;       /* takes the columns left over (one per table) */
+    int cap;         /* a text column that is not flex: at most this wide (0: no cap) */
+    int drop;        /* 0: always shown; else dropped when narrow, 1 first */
+    const char *sep; /* in front of it (not the first): default two spaces */
+    int w;           /* set by table_print */
+    bool off;        /* dropped */
+} tcol;
+
+typedef struct tcell {
+    const char *s;     /* remote text or a formatted number */
+    const char *color; /* an ANSI code, or NULL */
+} tcell;
+
+typedef void (*trow_fn)(void *ud, size_t row, int indent);
+
+/*
+ * Prints nr rows of nc cells (cells[r * nc + c]) under their headings,
+ * indented, as wide as the terminal: every column as wide as its widest
+ * cell, the flex column taking what is left (cut with an ellipsis), and
+ * when that is too little the droppable columns left out.  after (may be
+ * NULL) is called after each row, for lines of its own.
+ */
+static void table_print(tcol *cols, size_t nc, const tcell *cells, size_t nr, int indent,
+                        trow_fn after, void *ud)
+{
+    int need[T_MAXCOL];
+    int flex = -1;
+    for (size_t k = 0; k < nc && k < T_MAXCOL; k++) {
+        need[k] = text_width(cols[k].head, strlen(cols[k].head));
+        for (size_t r = 0; r < nr; r++) {
+            const char *t = cells[r * nc + k].s ? cells[r * nc + k].s : "";
+            int w = text_width(t, strlen(t));
+            need[k] = w > need[k] ? w : need[k];
+        }
+        cols[k].off = false;
+        cols[k].w = cols[k].cap && need[k] > cols[k].cap ? cols[k].cap : need[k];
+        if (cols[k].flex)
+            flex = (int)k;
+    }
+    for (;;) {
+        int used = indent;
+        for (size_t k = 0; k < nc; k++)
+            if (!cols[k].off && (int)k != flex)
+                used += cols[k].w + (k ? (int)strlen(cols[k].sep ? cols[k].sep : "  ") : 0);
+        if (flex < 0)
+            break;
+        const char *fsep = cols[flex].sep ? cols[flex].sep : "  ";
+        int room = term_width - used - (flex ? (int)strlen(fsep) : 0);
+        int want = need[flex] < 24 ? need[flex] : 24;
+        int victim = -1;
+        for (size_t k = 0; k < nc; k++)
+            if (!cols[k].off && cols[k].drop > 0 &&
+                (victim < 0 || cols[k].drop < cols[victim].drop))
+                victim = (int)k;
+        if (room >= want || victim < 0) {
+            int hw = text_width(cols[flex].head, strlen(cols[flex].head));
+            cols[flex].w = room < need[flex] ? room : need[flex];
+            if (cols[flex].w < (hw > 6 ? hw : 6))
+                cols[flex].w = hw > 6 ? hw : 6;
+            break;
+        }
+        cols[victim].off = true;
+    }
+    /* the last column shown is not padded */
+    size_t last = 0;
+    for (size_t k = 0; k < nc; k++)
+        if (!cols[k].off)
+            last = k;
+    for (size_t r = 0; r <= nr; r++) {
+        pad(indent);
+        printf("%s", r == 0 ? ansi(BOLD) : "");
+        bool first = true;
+        for (size_t k = 0; k < nc; k++) {
+            if (cols[k].off)
+                continue;
+            const char *sep = cols[k].sep ? cols[k].sep : "  ";
+            if (!first) {
+                if (r == 0)
+                    pad((int)strlen(sep));
+                else
+                    fputs(sep, stdout);
+            }
+            first = false;
+            const tcell *cell = r == 0 ? &(tcell){cols[k].head, NULL} : &cells[(r - 1) * nc + k];
+            const char *t = cell->s ? cell->s : "";
+            int tw = text_width(t, strlen(t));
+            if (cols[k].right)
+                pad(cols[k].w - tw);
+            if (cell->color && *ansi(cell->color))
+                printf("%s", ansi(cell->color));
+            int wrote = put_text(t, strlen(t), cols[k].w);
+            if (cell->color && *ansi(cell->color))
+                printf("%s", ansi(RESET));
+            if (!cols[k].right && k != last)
+                pad(cols[k].w - wrote);
+        }
+        printf("%s\n", r == 0 ? ansi(RESET) : "");
+        if (r > 0 && after != NULL)
+            after(ud, r - 1, indent);
+    }
+}
+
+/* Cells of a table with their numbers' text, freed together. */
+typedef struct tcells {
+    tcell *cells;
+    char (*text)[32]; /* one buffer per cell, for numbers */
+    size_t nc;
+} tcells;
+
+static bool tcells_init(tcells *t, size_t nr, size_t nc)
+{
+    t->nc = nc;
+    t->cells = calloc(nr * nc + 1, sizeof *t->cells);
+    t->text = calloc(nr * nc + 1, sizeof *t->text);
+    return t->cells != NULL && t->text != NULL;
+}
+
+static void tcells_free(tcells *t)
+{
+    free(t->cells);
+    free(t->text);
+}
+
+/* Cell (r, k): text s (borrowed). */
+static void cell_str(tcells *t, size_t r, size_t k, const char *s, const char *code)
+{
+    t->cells[r * t->nc + k] = (tcell){s, code};
+}
+
+/* Cell (r, k): a number of o formatted by fmt. */
+static void cell_num(tcells *t, size_t r, size_t k, json_t *o, const char *key,
+                     void (*fmt)(double, char[32]), const char *code)
+{
+    fmt(jnum(o, key), t->text[r * t->nc + k]);
+    t->cells[r * t->nc + k] = (tcell){t->text[r * t->nc + k], code};
+}
+
+/* Red when n > 0. */
+static const char *err_color(double n)
+{
+    return !isnan(n) && n > 0 ? RED : NULL;
+}
+
+/* Remote text s[0, n) in lines of at most width columns (broken at a
+ * space where one is near), each after indent spaces; at most max_lines
+ * lines, the last cut with an ellipsis when there is more. */
+static void put_wrapped(const char *s, size_t n, int indent, int width, int max_lines)
+{
+    if (width < 10)
+        width = 10;
+    size_t i = 0;
+    for (int line = 0; line < max_lines; line++) {
+        while (i < n && strchr(" \t\r\n", s[i]) != NULL && s[i] != '\0')
+            i++;
+        if (i >= n)
+            break;
+        pad(indent);
+        if (line == max_lines - 1 || text_width(s + i, n - i) <= width) {
+            put_text(s + i, n - i, width);
+            putchar('\n');
+            break;
+        }
+        size_t j = i, space = SIZE_MAX;
+        int cols = 0, at_space = 0;
+        while (j < n) {
+            const char *o;
+            size_t used, ol;
+            int w = glyph(s + j, n - j, &used, &o, &ol);
+            if (cols + w > width)
+                break;
+            if (strchr(" \t\r\n", s[j]) != NULL && s[j] != '\0') {
+                space = j;
+                at_space = cols;
+            }
+            cols += w;
+            j += used;
+        }
+        size_t end = space != SIZE_MAX && space > i && at_space >= width / 2 ? space : j;
+        if (end == i) /* not even one character fits */
+            end = i + 1;
+        put_text(s + i, end - i, -1);
+        putchar('\n');
+        i = end;
+    }
+}
+
+/* A closing line of our own (ASCII), dimmed, wrapped to the terminal. */
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    printf("%s", ansi(DIM));
+    fflush(stdout);
+    put_wrapped(buf, strlen(buf), 0, term_width, 4);
+    printf("%s", ansi(RESET));
+}
+
+/* ---- services ---- */
+
+static int source_window_err(source *s, const cli *c, const char *cmd, const char *name,
+                             ft_err *err);
+
+/* A command's document: fetched and parsed (0), or said why not (1). */
+static int load_doc(source *s, const cli *c, const char *cmd, ft_services_what what,
+                    const char *name, ft_buf *text, json_t **doc)
+{
+    ft_err err = {0};
+    *doc = NULL;
+    if (source_services(s, c, what, name, text, &err) != FT_OK)
+        return source_window_err(s, c, cmd, name, &err);
+    if ((*doc = parse_object(text, "the answer", &err)) == NULL) {
+        print_source_err(s, &err);
+        return 1;
+    }
+    return 0;
+}
+
+/* Why source_services failed: a service without spans in the window, or
+ * what the store or the API said. */
+static int source_window_err(source *s, const cli *c, const char *cmd, const char *name,
+                             ft_err *err)
+{
+    bool unknown = name != NULL &&
+                   (err->code == FT_NOTFOUND ||
+                    (s->api != NULL && err->code == FT_BACKEND && err->native == 404));
+    if (unknown && s->api != NULL) {
+        /* a 404 is also what a wrong base path gets: unknown only when the
+         * list of services is there */
+        ft_buf b = {0};
+        ft_err e2 = {0};
+        unknown = source_services(s, c, FT_Q_SERVICES, NULL, &b, &e2) == FT_OK;
+        ft_buf_free(&b);
+    }
+    if (unknown) {
+        char win[80];
+        fmt_window(c, NULL, win);
+        fflush(stdout);
+        fprintf(stderr, "fedtrace %s: no service '", cmd);
+        err_text(name);
+        fprintf(stderr, "' with spans %s in ", win);
+        err_text(s->shown);
+        fprintf(stderr, " (fedtrace services lists them; --since widens the window)\n");
+        return 1;
+    }
+    print_source_err(s, err);
+    return 1;
+}
+
+/* Opens the source for a window command; 0, or the exit status. */
+static int window_open(const cli *c, const char *cmd, int want_args, source *s)
+{
+    if (want_args == 1 && c->argc != 1) {
+        fprintf(stderr, "fedtrace %s: takes no arguments (see fedtrace %s --help)\n", cmd, cmd);
+        return 2;
+    }
+    if (want_args == 2 && (c->argc != 2 || !*c->argv[1])) {
+        fprintf(stderr, "fedtrace %s: name one service (see fedtrace services)\n", cmd);
+        return 2;
+    }
+    int64_t until = c->filter.until_ms ? c->filter.until_ms : ft_now_ms();
+    if (c->filter.since_ms && c->filter.since_ms >= until) {
+        fprintf(stderr, "fedtrace %s: --since must be before --until%s\n", cmd,
+                c->filter.until_ms ? "" : " (now)");
+        return 2;
+    }
+    return source_open(c, cmd, true, s);
+}
+
+/* The document as it came, for --json. */
+static void print_json_text(const ft_buf *text)
+{
+    fwrite(text->ptr ? text->ptr : "", 1, text->len, stdout);
+    printf("\n");
+}
+
+static void print_services(const cli *c, const source *s, json_t *doc)
+{
+    json_t *arr = json_object_get(doc, "services");
+    size_t n = json_array_size(arr);
+    char win[80];
+    fmt_window(c, doc, win);
+    if (n == 0) {
+        printf("no services with spans %s in %s\n", win, s->shown);
+        return;
+    }
+    tcol cols[] = {
+        {.head = "NAME", .flex = true},
+        {.head = "KIND", .cap = 12},
+        {.head = "REQ", .right = true},
+        {.head = "RATE/s", .right = true, .drop = 2},
+        {.head = "ERR%", .right = true},
+        {.head = "P50", .right = true, .drop = 3},
+        {.head = "P95", .right = true, .drop = 1},
+        {.head = "P99", .right = true},
+    };
+    tcells t;
+    if (tcells_init(&t, n, 8)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v) {
+            bool inferred = strcmp(jstr(v, "kind"), "instrumented") != 0;
+            double errors = jnum(v, "errors");
+            cell_str(&t, i, 0, jstr(v, "name"), NULL);
+            cell_str(&t, i, 1, jstr(v, "kind"), inferred ? CYAN : NULL);
+            cell_num(&t, i, 2, v, "requests", fmt_count, NULL);
+            cell_num(&t, i, 3, v, "rate", fmt_rate, NULL);
+            cell_num(&t, i, 4, v, "errorRate", fmt_pct, err_color(errors));
+            cell_num(&t, i, 5, v, "p50", fmt_ms, NULL);
+            cell_num(&t, i, 6, v, "p95", fmt_ms, NULL);
+            cell_num(&t, i, 7, v, "p99", fmt_ms, NULL);
+        }
+        table_print(cols, 8, t.cells, n, 0, NULL, NULL);
+    }
+    tcells_free(&t);
+    note("%zu service%s %s; latencies in ms", n, n == 1 ? "" : "s", win);
+}
+
+static int cmd_services(const cli *c)
+{
+    source s;
+    int rc = window_open(c, "services", 1, &s);
+    if (rc != 0)
+        return rc;
+    ft_buf text = {0};
+    json_t *doc = NULL;
+    rc = load_doc(&s, c, "services", FT_Q_SERVICES, NULL, &text, &doc);
+    if (rc == 0 && c->json)
+        print_json_text(&text);
+    else if (rc == 0)
+        print_services(c, &s, doc);
+    json_decref(doc);
+    ft_buf_free(&text);
+    source_close(&s);
+    return rc;
+}
+
+/* ---- slow queries (also part of service) ---- */
+
+typedef struct slow_ctx {
+    json_t *queries;
+    const tcol *trace; /* the column of the example trace */
+} slow_ctx;
+
+/* After a statement's row: the statement, and the example trace when
+ * its column did not fit. */
+static void slow_statement(void *ud, size_t row, int indent)
+{
+    slow_ctx *sc = ud;
+    json_t *q = json_array_get(sc->queries, row);
+    json_t *st = json_object_get(q, "statement");
+    const char *text = json_string_value(st);
+    put_wrapped(text ? text : "", text ? json_string_length(st) : 0, indent + 2,
+                term_width - indent - 2, 3);
+    if (sc->trace->off) {
+        pad(indent + 2);
+        printf("%sexample trace%s ", ansi(DIM), ansi(RESET));
+        safe_print(jstr(q, "exampleTraceId"));
+        printf("\n");
+    }
+}
+
+static void print_slow_queries(json_t *queries, int indent)
+{
+    size_t n = json_array_size(queries);
+    tcol cols[] = {
+        {.head = "COUNT", .right = true},
+        {.head = "P50", .right = true, .drop = 1},
+        {.head = "P99", .right = true},
+        {.head = "MAX", .right = true},
+        {.head = "EXAMPLE TRACE", .drop = 2}, /* then under the statement */
+        {.head = "DATABASE <- CALLER", .flex = true},
+    };
+    tcells t;
+    ft_buf *db = calloc(n + 1, sizeof *db);
+    if (db != NULL && tcells_init(&t, n, 6)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(queries, i, v) {
+            /* "mastodon_production <- mastodon/web" (the system is in --json) */
+            ft_buf_puts(&db[i], jstr(v, "service"));
+            if (*jstr(v, "caller"))
+                ft_buf_printf(&db[i], " <- %s", jstr(v, "caller"));
+            cell_num(&t, i, 0, v, "count", fmt_count, NULL);
+            cell_num(&t, i, 1, v, "p50", fmt_ms, NULL);
+            cell_num(&t, i, 2, v, "p99", fmt_ms, NULL);
+            cell_num(&t, i, 3, v, "max", fmt_ms, NULL);
+            cell_str(&t, i, 4, jstr(v, "exampleTraceId"), NULL);
+            cell_str(&t, i, 5, ft_buf_ok(&db[i]) ? ft_buf_cstr(&db[i]) : "?", NULL);
+        }
+        slow_ctx sc = {queries, &cols[4]};
+        table_print(cols, 6, t.cells, n, indent, slow_statement, &sc);
+        tcells_free(&t);
+    }
+    for (size_t i = 0; db != NULL && i < n; i++)
+        ft_buf_free(&db[i]);
+    free(db);
+}
+
+static int cmd_slow_queries(const cli *c)
+{
+    source s;
+    int rc = window_open(c, "slow-queries", 1, &s);
+    if (rc != 0)
+        return rc;
+    ft_buf text = {0};
+    json_t *doc = NULL;
+    rc = load_doc(&s, c, "slow-queries", FT_Q_SLOW_QUERIES, NULL, &text, &doc);
+    if (rc == 0 && c->json) {
+        print_json_text(&text);
+    } else if (rc == 0) {
+        json_t *qs = json_object_get(doc, "queries");
+        char win[80];
+        fmt_window(c, doc, win);
+        const char *svc = flag_value(c, "service");
+        if (json_array_size(qs) == 0) {
+            printf("no database statements");
+            if (svc != NULL) {
+                printf(" of or by '");
+                safe_print(svc);
+                printf("'");
+            }
+            printf(" %s in %s\n", win, s.shown);
+        } else {
+            print_slow_queries(qs, 0);
+            note("%zu statement%s %s, slowest first (p99); times in ms", json_array_size(qs),
+                 json_array_size(qs) == 1 ? "" : "s", win);
+        }
+    }
+    json_decref(doc);
+    ft_buf_free(&text);
+    source_close(&s);
+    return rc;
+}
+
+/* ---- service ---- */
+
+/* Items separated by two spaces, wrapped to the terminal after indent. */
+typedef struct items {
+    int indent, col;
+} items;
+
+static void item(items *it, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void item(items *it, const char *code, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    int w = (int)strlen(buf);
+    if (it->col > it->indent && it->col + 2 + w > term_width) {
+        printf("\n");
+        it->col = 0;
+    }
+    if (it->col == 0) {
+        pad(it->indent);
+        it->col = it->indent;
+    } else {
+        printf("  ");
+        it->col += 2;
+    }
+    printf("%s%s%s", code ? ansi(code) : "", buf, code ? ansi(RESET) : "");
+    it->col += w;
+}
+
+/* The requests per minute of a service's document over its window, as a
+ * bar of block characters (minutes with errors in red), at most as wide as
+ * the terminal: minutes merged when there are more. */
+static void print_buckets(json_t *doc, int indent)
+{
+    json_t *buckets = json_object_get(doc, "buckets");
+    size_t n = json_array_size(buckets);
+    if (n == 0)
+        return;
+    int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+    size_t i;
+    json_t *b;
+    json_array_foreach(buckets, i, b) {
+        json_t *t = json_object_get(b, "t");
+        if (!json_is_integer(t))
+            return;
+        int64_t v = (int64_t)json_integer_value(t);
+        t0 = v < t0 ? v : t0;
+        t1 = v > t1 ? v : t1;
+    }
+    /* the whole window when the document says which */
+    json_t *js = json_object_get(doc, "since"), *ju = json_object_get(doc, "until");
+    if (json_is_integer(js) && json_is_integer(ju) &&
+        json_integer_value(js) < json_integer_value(ju)) {
+        int64_t ws = (int64_t)json_integer_value(js) / 60000 * 60000;
+        int64_t wu = ((int64_t)json_integer_value(ju) - 1) / 60000 * 60000;
+        t0 = ws < t0 ? ws : t0;
+        t1 = wu > t1 ? wu : t1;
+    }
+    int64_t minutes = (t1 - t0) / 60000 + 1;
+    /* "per minute  |...|  peak 12/min, 3 errors" */
+    int width = term_width - indent - 12 - 2 - 2 - 30;
+    if (width < 10 || minutes < 2 || minutes > 10000000)
+        return;
+    int64_t per = (minutes + width - 1) / width;
+    char label[32];
+    if (per == 1)
+        snprintf(label, sizeof label, "per minute");
+    else
+        snprintf(label, sizeof label, "per %lld min", (long long)per);
+    int cells = (int)((minutes + per - 1) / per);
+    double *req = calloc((size_t)cells, sizeof *req), *errs = calloc((size_t)cells, sizeof *errs);
+    if (req == NULL || errs == NULL) {
+        free(req);
+        free(errs);
+        return;
+    }
+    double max = 0, total_err = 0;
+    json_array_foreach(buckets, i, b) {
+        int64_t k = ((int64_t)json_integer_value(json_object_get(b, "t")) - t0) / 60000 / per;
+        double r = jnum(b, "requests"), e = jnum(b, "errors");
+        if (k < 0 || k >= cells)
+            continue;
+        req[k] += isnan(r) ? 0 : r;
+        errs[k] += isnan(e) ? 0 : e;
+        total_err += isnan(e) ? 0 : e;
+    }
+    for (int k = 0; k < cells; k++)
+        max = req[k] > max ? req[k] : max;
+    static const char *const blocks[] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
+                                         "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
+                                         "\xe2\x96\x87", "\xe2\x96\x88"};
+    static const char ascii[] = ".:-=+*#@";
+    pad(indent);
+    printf("%s  |", label);
+    for (int k = 0; k < cells; k++) {
+        if (req[k] <= 0) {
+            putchar(' ');
+            continue;
+        }
+        int lvl = max > 0 ? (int)(req[k] / max * 7.999) : 0;
+        lvl = lvl < 0 ? 0 : lvl > 7 ? 7 : lvl;
+        printf("%s", ansi(errs[k] > 0 ? RED : CYAN));
+        if (utf8_out)
+            fputs(blocks[lvl], stdout);
+        else
+            putchar(ascii[lvl]);
+        printf("%s", ansi(RESET));
+    }
+    char mx[32];
+    if (per == 1)
+        fmt_count(max, mx);
+    else
+        snprintf(mx, sizeof mx, "%.1f", max / (double)per);
+    printf("|  peak %s/min", mx);
+    if (total_err > 0)
+        printf(", %s%.0f error%s%s", ansi(RED), total_err, total_err == 1 ? "" : "s",
+               ansi(RESET));
+    printf("\n");
+    free(req);
+    free(errs);
+}
+
+static void print_service(const cli *c, json_t *doc)
+{
+    char win[80], num[32];
+    fmt_window(c, doc, win);
+    bool inferred = strcmp(jstr(doc, "kind"), "instrumented") != 0;
+    const char *name = jstr(doc, "name");
+    printf("%s", ansi(BOLD));
+    items it = {0, put_text(name, strlen(name), term_width)};
+    printf("%s", ansi(RESET));
+    char own_kind[32];
+    snprintf(own_kind, sizeof own_kind, "%.30s", jstr(doc, "kind"));
+    for (char *p = own_kind; *p; p++) /* remote text: only printable ASCII in an item */
+        *p = *p < 0x20 || *p > 0x7e ? '?' : *p;
+    item(&it, inferred ? CYAN : NULL, "%s", own_kind);
+    item(&it, NULL, "%s", win);
+    printf("\n");
+    it = (items){2, 0};
+    fmt_count(jnum(doc, "requests"), num);
+    item(&it, NULL, "requests %s", num);
+    fmt_rate(jnum(doc, "rate"), num);
+    item(&it, NULL, "rate %s/s", num);
+    double errors = jnum(doc, "errors");
+    char pct[32];
+    fmt_count(errors, num);
+    fmt_pct(jnum(doc, "errorRate"), pct);
+    item(&it, err_color(errors), "errors %s (%s%%)", num, pct);
+    static const char *const lat[] = {"p50", "p95", "p99", "avg"};
+    for (size_t k = 0; k < 4; k++) {
+        fmt_ms(jnum(doc, lat[k]), num);
+        item(&it, NULL, "%s %s ms", lat[k], num);
+    }
+    printf("\n");
+    print_buckets(doc, 2);
+
+    json_t *ops = json_object_get(doc, "operations");
+    size_t n = json_array_size(ops);
+    printf("\n  %soperations%s%s\n", ansi(BOLD), ansi(RESET), n ? "" : ": none");
+    tcells t;
+    if (n > 0 && tcells_init(&t, n, 7)) {
+        tcol cols[] = {
+            {.head = "NAME", .flex = true},
+            {.head = "KIND", .cap = 10},
+            {.head = "REQ", .right = true},
+            {.head = "ERR%", .right = true},
+            {.head = "P50", .right = true, .drop = 2},
+            {.head = "P95", .right = true, .drop = 1},
+            {.head = "P99", .right = true},
+        };
+        size_t i;
+        json_t *v;
+        json_array_foreach(ops, i, v) {
+            cell_str(&t, i, 0, jstr(v, "name"), NULL);
+            cell_str(&t, i, 1, jstr(v, "spanKind"), NULL);
+            cell_num(&t, i, 2, v, "requests", fmt_count, NULL);
+            cell_num(&t, i, 3, v, "errorRate", fmt_pct, err_color(jnum(v, "errors")));
+            cell_num(&t, i, 4, v, "p50", fmt_ms, NULL);
+            cell_num(&t, i, 5, v, "p95", fmt_ms, NULL);
+            cell_num(&t, i, 6, v, "p99", fmt_ms, NULL);
+        }
+        table_print(cols, 7, t.cells, n, 2, NULL, NULL);
+    }
+    if (n > 0)
+        tcells_free(&t);
+
+    static const char *const sides[] = {"callers", "callees"};
+    for (size_t side = 0; side < 2; side++) {
+        json_t *arr = json_object_get(doc, sides[side]);
+        n = json_array_size(arr);
+        printf("\n  %s%s%s%s\n", ansi(BOLD), side ? "calls (callees)" : "called by (callers)",
+               ansi(RESET), n ? "" : ": none");
+        /* callers carry no kind */
+        size_t nc = side ? 4 : 3, k = 0;
+        tcol cols[4] = {{.head = "SERVICE", .flex = true}};
+        if (side)
+            cols[++k] = (tcol){.head = "KIND", .cap = 12};
+        cols[++k] = (tcol){.head = "CALLS", .right = true};
+        cols[++k] = (tcol){.head = "ERR", .right = true};
+        if (n == 0 || !tcells_init(&t, n, nc))
+            continue;
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v) {
+            /* {"service", "kind"}, or an edge of api/map: {"from", "to", "toKind"} */
+            const char *other = jstr(v, "service"), *kind = jstr(v, "kind");
+            if (!*other)
+                other = jstr(v, side ? "to" : "from");
+            if (!*kind)
+                kind = jstr(v, "toKind");
+            k = 0;
+            cell_str(&t, i, k++, other, NULL);
+            if (side)
+                cell_str(&t, i, k++, kind, NULL);
+            cell_num(&t, i, k++, v, "calls", fmt_count, NULL);
+            cell_num(&t, i, k, v, "errors", fmt_count, err_color(jnum(v, "errors")));
+        }
+        table_print(cols, nc, t.cells, n, 2, NULL, NULL);
+        tcells_free(&t);
+    }
+
+    json_t *slow = json_object_get(doc, "slowQueries");
+    if (json_array_size(slow) > 0) {
+        printf("\n  %sslow queries%s (times in ms)\n", ansi(BOLD), ansi(RESET));
+        print_slow_queries(slow, 2);
+    }
+}
+
+static int cmd_service(const cli *c)
+{
+    source s;
+    int rc = window_open(c, "service", 2, &s);
+    if (rc != 0)
+        return rc;
+    ft_buf text = {0};
+    json_t *doc = NULL;
+    rc = load_doc(&s, c, "service", FT_Q_SERVICE, c->argv[1], &text, &doc);
+    if (rc == 0 && c->json)
+        print_json_text(&text);
+    else if (rc == 0)
+        print_service(c, doc);
+    json_decref(doc);
+    ft_buf_free(&text);
+    source_close(&s);
+    return rc;
+}
+
+/* ---- map ---- */
+
+static void print_map(const cli *c, const source *s, json_t *doc)
+{
+    json_t *edges = json_object_get(doc, "edges");
+    size_t n = json_array_size(edges);
+    char win[80];
+    fmt_window(c, doc, win);
+    if (n == 0) {
+        printf("no calls between services %s in %s\n", win, s->shown);
+        return;
+    }
+    /* grouped by caller, the callers in the order they first appear */
+    size_t *order = calloc(n, sizeof *order);
+    bool *done = calloc(n, sizeof *done);
+    ft_buf *to = calloc(n, sizeof *to);
+    tcells t;
+    if (order == NULL || done == NULL || to == NULL || !tcells_init(&t, n, 6)) {
+        free(order);
+        free(done);
+        free(to);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        const char *from = jstr(json_array_get(edges, i), "from");
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && strcmp(jstr(json_array_get(edges, j), "from"), from) == 0) {
+                done[j] = true;
+                order[k++] = j;
+            }
+    }
+    for (size_t r = 0; r < n; r++) {
+        json_t *e = json_array_get(edges, order[r]);
+        ft_buf_puts(&to[r], jstr(e, "to"));
+        if (*jstr(e, "toKind"))
+            ft_buf_printf(&to[r], " (%s)", jstr(e, "toKind"));
+        cell_str(&t, r, 0, jstr(e, "from"), NULL);
+        cell_str(&t, r, 1, ft_buf_ok(&to[r]) ? ft_buf_cstr(&to[r]) : "?", NULL);
+        cell_num(&t, r, 2, e, "calls", fmt_count, NULL);
+        cell_num(&t, r, 3, e, "errors", fmt_count, err_color(jnum(e, "errors")));
+        cell_num(&t, r, 4, e, "p50", fmt_ms, NULL);
+        cell_num(&t, r, 5, e, "p99", fmt_ms, NULL);
+    }
+    tcol cols[] = {
+        {.head = "FROM", .cap = 28},
+        {.head = "TO", .flex = true, .sep = " -> "},
+        {.head = "CALLS", .right = true},
+        {.head = "ERR", .right = true},
+        {.head = "P50", .right = true, .drop = 1},
+        {.head = "P99", .right = true},
+    };
+    table_print(cols, 6, t.cells, n, 0, NULL, NULL);
+    size_t nodes = json_array_size(json_object_get(doc, "nodes"));
+    note("%zu edge%s between %zu service%s %s; times of the calling spans in ms", n,
+         n == 1 ? "" : "s", nodes, nodes == 1 ? "" : "s", win);
+    tcells_free(&t);
+    for (size_t r = 0; r < n; r++)
+        ft_buf_free(&to[r]);
+    free(to);
+    free(order);
+    free(done);
+}
+
+static int cmd_map(const cli *c)
+{
+    source s;
+    int rc = window_open(c, "map", 1, &s);
+    if (rc != 0)
+        return rc;
+    ft_buf text = {0};
+    json_t *doc = NULL;
+    rc = load_doc(&s, c, "map", FT_Q_MAP, NULL, &text, &doc);
+    if (rc == 0 && c->json)
+        print_json_text(&text);
+    else if (rc == 0)
+        print_map(c, &s, doc);
+    json_decref(doc);
+    ft_buf_free(&text);
+    source_close(&s);
+    return rc;
+}
+
 /* ---- tail ---- */
 
 static volatile sig_atomic_t stop_signal;
@@ -1931,7 +3013,9 @@ int main(int argc, char **argv)
     } k_cmds[] = {
         {"import", C_IMPORT, cmd_import}, {"traces", C_TRACES, cmd_traces},
         {"show", C_SHOW, cmd_show},       {"tail", C_TAIL, cmd_tail},
-        {"sweep", C_SWEEP, cmd_sweep},
+        {"sweep", C_SWEEP, cmd_sweep},    {"services", C_SERVICES, cmd_services},
+        {"service", C_SERVICE, cmd_service}, {"map", C_MAP, cmd_map},
+        {"slow-queries", C_SLOW, cmd_slow_queries},
     };
     size_t k = 0;
     while (k < sizeof k_cmds / sizeof k_cmds[0] && strcmp(k_cmds[k].name, cmd) != 0)

@@ -108,7 +108,8 @@ ft_code ft_exporter_create(ft_kv *kv, const ft_exporter_opts *opts,
     ex->summaries = (caps & FT_KV_CAP_CAS) != 0;
     ex->ttl_ms = opts != NULL && opts->ttl_ms > 0 ? opts->ttl_ms : 0;
     ex->metrics = opts != NULL ? opts->metrics : NULL;
-    ex->shared = strcmp(ft_kv_scheme(kv), "redis") == 0 || strcmp(ft_kv_scheme(kv), "postgres") == 0;
+    ex->shared = strcmp(ft_kv_scheme(kv), "redis") == 0 || strcmp(ft_kv_scheme(kv), "postgres") == 0 ||
+                 (opts != NULL && opts->shared_counting);
     ex->np = np;
     ex->arena = ft_arena_create(0);
     bool ok = ex->arena != NULL;

@@ -249,6 +249,22 @@ void ft_sql_normalize(const char *s, size_t len, char *out, size_t cap)
                 j++;
             lit_end = s + j;
         }
+        if (lit_end == NULL && (c == '"' || c == '`')) {
+            /* a quoted identifier: kept as it is, digits and all */
+            size_t j = i + 1;
+            while (j < len && (unsigned char)s[j] != c)
+                j++;
+            size_t n = (j < len ? j + 1 : len) - i;
+            if (space && w > 0 && w + 1 < cap)
+                out[w++] = ' ';
+            space = false;
+            for (size_t k = 0; k < n && w + 1 < cap; k++) {
+                unsigned char ch = (unsigned char)s[i + k];
+                out[w++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+            }
+            i += n;
+            continue;
+        }
         if (lit_end != NULL) {
             /* a literal: "?", unless it only continues a list of them */
             bool in_list = false;

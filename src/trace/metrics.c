@@ -787,8 +787,9 @@ ft_code ft_metrics_flush(ft_metrics *m, ft_kv *kv, const char *const *pp, size_t
 /* ---- reading: every node's documents, merged ---- */
 
 typedef struct merged {
-    char *type, *a, *b, *c, *d; /* the key's parts (point into key) */
-    char *key;
+    char *type, *a, *b, *c, *d; /* the key's parts (point into parts) */
+    char *key;   /* the whole key, to find it again */
+    char *parts; /* a copy of it cut at the separators */
     hist h;
 } merged;
 
@@ -819,8 +820,12 @@ static merged *mt_get(mtable *t, const char *key)
     memset(e, 0, sizeof *e);
     if ((e->key = strdup(key)) == NULL)
         return NULL;
+    if ((e->parts = strdup(key)) == NULL) {
+        free(e->key);
+        return NULL;
+    }
     char *parts[5] = {0};
-    char *p = e->key;
+    char *p = e->parts;
     for (int i = 0; i < 5; i++) {
         parts[i] = p;
         char *sep = p ? strchr(p, '\x1f') : NULL;
@@ -842,8 +847,10 @@ static merged *mt_get(mtable *t, const char *key)
 
 static void mt_free(mtable *t)
 {
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].key);
+        free(t->v[i].parts);
+    }
     free(t->v);
     free(t->minutes);
     free(t->all);

@@ -2,8 +2,9 @@
  * test_cli.c - the fedtrace command as a user runs it: import the captured
  * Fedify requests into a fresh LMDB store, list, filter, show, page, tail,
  * and refuse bad input with a message; hostile text stays harmless on a
- * terminal.  (The same commands against a running server's API:
- * tests/integration/test_cli.c.)
+ * terminal.  services, service, map and slow-queries on what import
+ * counted.  (The same commands against a running server's API:
+ * tests/integration/test_cli.c and test_cli_services.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "ft_json_test.h"
 #include "ft_test_util.h"
@@ -488,6 +490,335 @@ static void test_errors(void **state)
     free(out);
 }
 
+/* The window of the captured Fedify requests (2026-11-21 23:16). */
+#define FIXTURE_WINDOW "--since 2026-11-21T23:00:00Z --until 2026-11-22T00:00:00Z"
+
+/* Runs `env COLUMNS=cols fedtrace args`: stdout and stderr, exit status. */
+static char *run_cols(int cols, const char *args, int *status)
+{
+    char with[4096];
+    snprintf(with, sizeof with, "%s", args);
+    char env[64];
+    snprintf(env, sizeof env, "%d", cols);
+    setenv("COLUMNS", env, 1);
+    char *out = run(with, status);
+    unsetenv("COLUMNS");
+    return out;
+}
+
+/* A service of an api/services document, or NULL. */
+static json_t *service_in(json_t *doc, const char *name)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(doc, "services"), i, s) {
+        const char *n = json_string_value(json_object_get(s, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* import counts what it stores: services, service, map, slow-queries read
+ * it back; a second import of the same requests counts nothing again. */
+static void test_services_store(void **state)
+{
+    (void)state;
+    char args[2048];
+    int st;
+    snprintf(args, sizeof args, "import --store lmdb:%s/m %s/fedify-2.3.6/*.pb", dir, FT_TEST_DATA);
+    free(run(args, &st));
+    assert_int_equal(st, 0);
+
+    snprintf(args, sizeof args, "services --json --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    char *first = run(args, &st);
+    assert_int_equal(st, 0);
+    json_t *doc = json_loads(first, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "since")), 1795302000000LL);
+    assert_int_equal(json_integer_value(json_object_get(doc, "until")), 1795305600000LL);
+    static const char *const apps[] = {"fedify-a", "fedify-b"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *s = service_in(doc, apps[i]);
+        if (s == NULL)
+            fail_msg("no service %s in %s", apps[i], first);
+        assert_string_equal(json_string_value(json_object_get(s, "kind")), "instrumented");
+        assert_true(json_integer_value(json_object_get(s, "requests")) > 0);
+    }
+    /* fedify-b answered a failed verification with an error span */
+    assert_true(json_integer_value(json_object_get(service_in(doc, "fedify-b"), "errors")) > 0);
+    json_decref(doc);
+
+    snprintf(args, sizeof args, "import --store lmdb:%s/m %s/fedify-2.3.6/*.pb", dir, FT_TEST_DATA);
+    free(run(args, &st));
+    assert_int_equal(st, 0);
+    snprintf(args, sizeof args, "services --json --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    char *again = run(args, &st);
+    assert_int_equal(st, 0);
+    assert_string_equal(again, first);
+    free(again);
+    free(first);
+
+    /* the table fits the terminal, dropping columns when narrow */
+    static const int widths[] = {100, 80, 50};
+    for (size_t w = 0; w < 3; w++) {
+        snprintf(args, sizeof args, "services --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+        char *out = run_cols(widths[w], args, &st);
+        assert_int_equal(st, 0);
+        assert_fits(out, (size_t)widths[w]);
+        assert_non_null(strstr(out, "NAME"));
+        assert_non_null(strstr(out, "ERR%"));
+        assert_non_null(strstr(out, "fedify-a  "));
+        assert_non_null(strstr(out, "instrumented"));
+        assert_true(strstr(out, "P95") != NULL || widths[w] < 80);
+        assert_null(strstr(out, "\033["));
+        free(out);
+    }
+
+    snprintf(args, sizeof args, "service fedify-b --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    char *out = run_cols(80, args, &st);
+    assert_int_equal(st, 0);
+    assert_fits(out, 80);
+    assert_non_null(
+        strstr(out, "fedify-b  instrumented  from 2026-11-21 23:00 to 2026-11-22 00:00\n"));
+    assert_non_null(strstr(out, "\n  requests "));
+    assert_non_null(strstr(out, "\n  operations\n"));
+    assert_non_null(strstr(out, "  POST /users/{identifier}/inbox "));
+    assert_non_null(strstr(out, "calls (callees)"));
+    free(out);
+    snprintf(args, sizeof args, "service fedify-b --json --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    out = run(args, &st);
+    assert_int_equal(st, 0);
+    doc = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(doc, "name")), "fedify-b");
+    assert_true(json_array_size(json_object_get(doc, "operations")) > 0);
+    json_decref(doc);
+    free(out);
+
+    snprintf(args, sizeof args, "service fedify-c --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    out = run(args, &st);
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(out, "fedtrace service: no service 'fedify-c' with spans from "
+                                "2026-11-21 23:00 to 2026-11-22 00:00 in lmdb:"));
+    free(out);
+
+    snprintf(args, sizeof args, "map --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    out = run_cols(80, args, &st);
+    assert_int_equal(st, 0);
+    assert_fits(out, 80);
+    assert_non_null(strstr(out, "FROM"));
+    assert_non_null(strstr(out, "\nfedify-a -> "));
+    assert_non_null(strstr(out, "\nfedify-b -> "));
+    /* grouped: no fedify-a line after the first fedify-b line */
+    assert_null(strstr(strstr(out, "\nfedify-b -> "), "\nfedify-a -> "));
+    free(out);
+    snprintf(args, sizeof args, "map --json --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    out = run(args, &st);
+    assert_int_equal(st, 0);
+    doc = json_loads(out, 0, NULL);
+    assert_true(json_array_size(json_object_get(doc, "edges")) > 0);
+    assert_true(json_array_size(json_object_get(doc, "nodes")) >= 2);
+    json_decref(doc);
+    free(out);
+
+    /* Fedify ran no database statements */
+    snprintf(args, sizeof args, "slow-queries --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    out = run(args, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "no database statements from 2026-11-21 23:00"));
+    free(out);
+    snprintf(args, sizeof args, "slow-queries --json --store lmdb:%s/m " FIXTURE_WINDOW, dir);
+    out = run(args, &st);
+    assert_int_equal(st, 0);
+    doc = json_loads(out, 0, NULL);
+    assert_true(json_is_array(json_object_get(doc, "queries")));
+    assert_int_equal(json_array_size(json_object_get(doc, "queries")), 0);
+    json_decref(doc);
+    free(out);
+
+    /* nothing in the default window (the last hour) */
+    snprintf(args, sizeof args, "services --store lmdb:%s/m", dir);
+    out = run(args, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "no services with spans from "));
+    free(out);
+}
+
+/* A string attribute (KeyValue, field f of the enclosing message). */
+static void pb_attr(ft_pbw *w, uint32_t f, const char *key, const char *val)
+{
+    ft_pbw_begin(w, f);
+    ft_pbw_str(w, 1, key);
+    ft_pbw_begin(w, 2);
+    ft_pbw_str(w, 1, val);
+    ft_pbw_end(w);
+    ft_pbw_end(w);
+}
+
+/* A service, an operation, a database and a statement that carry terminal
+ * escapes, a bidi override and C1 controls: every view shows '?'. */
+static void test_services_terminal_safety(void **state)
+{
+    (void)state;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull - 120000000000ull; /* 2 min ago */
+    ft_pbw w;
+    ft_pbw_init(&w);
+    ft_pbw_begin(&w, 1); /* ResourceSpans */
+    ft_pbw_begin(&w, 1); /* Resource */
+    pb_attr(&w, 1, "service.name", "evil\033]0;title\007svc");
+    ft_pbw_end(&w);
+    ft_pbw_begin(&w, 2); /* ScopeSpans */
+    uint8_t tid[16], sid[8], pid[8];
+    memset(tid, 0xd5, sizeof tid);
+    memset(sid, 0x51, sizeof sid);
+    memset(pid, 0x52, sizeof pid);
+    ft_pbw_begin(&w, 2); /* the server span */
+    ft_pbw_bytes(&w, 1, tid, 16);
+    ft_pbw_bytes(&w, 2, sid, 8);
+    ft_pbw_str(&w, 5, "GET /\033[2J\xc2\x9b" "6n");
+    ft_pbw_varint(&w, 6, 2);
+    ft_pbw_fixed64(&w, 7, now);
+    ft_pbw_fixed64(&w, 8, now + 9000000);
+    ft_pbw_end(&w);
+    ft_pbw_begin(&w, 2); /* a database call under it */
+    ft_pbw_bytes(&w, 1, tid, 16);
+    ft_pbw_bytes(&w, 2, pid, 8);
+    ft_pbw_bytes(&w, 4, sid, 8);
+    ft_pbw_str(&w, 5, "SELECT");
+    ft_pbw_varint(&w, 6, 3);
+    ft_pbw_fixed64(&w, 7, now + 1000000);
+    ft_pbw_fixed64(&w, 8, now + 3000000);
+    pb_attr(&w, 9, "db.system", "postgresql");
+    pb_attr(&w, 9, "db.name", "db\033[31m\xe2\x80\xaeprod");
+    pb_attr(&w, 9, "db.statement", "SELECT \"\033[J\xe2\x80\xae\" FROM t WHERE a = 1");
+    ft_pbw_end(&w);
+    ft_pbw_end(&w);
+    ft_pbw_end(&w);
+    char path[600], args[2048];
+    snprintf(path, sizeof path, "%s/evil-svc.pb", dir);
+    assert_true(ft_test_write_file(path, w.buf, w.len));
+    ft_pbw_free(&w);
+    int st;
+    snprintf(args, sizeof args, "import --store lmdb:%s/es %s", dir, path);
+    free(run(args, &st));
+    assert_int_equal(st, 0);
+    /* the names as the store has them */
+    snprintf(args, sizeof args, "services --json --store lmdb:%s/es", dir);
+    char *list = run(args, &st);
+    assert_int_equal(st, 0);
+    json_t *doc = json_loads(list, 0, NULL);
+    json_t *arr = json_object_get(doc, "services");
+    assert_int_equal(json_array_size(arr), 2);
+    char svc_cmd[2][300];
+    for (size_t i = 0; i < 2; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(arr, i), "name"));
+        assert_non_null(name);
+        assert_null(strchr(name, '\''));
+        snprintf(svc_cmd[i], sizeof svc_cmd[i], "service '%s'", name);
+    }
+    json_decref(doc);
+    free(list);
+    const char *const cmds[] = {"services", svc_cmd[0], "map", "slow-queries", svc_cmd[1]};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        snprintf(args, sizeof args, "%s --store lmdb:%s/es", cmds[i], dir);
+        char *out = run(args, &st);
+        if (st != 0)
+            fail_msg("%s: exit %d: %s", cmds[i], st, out);
+        assert_null(strchr(out, '\033'));
+        assert_null(strchr(out, '\007'));
+        assert_null(strstr(out, "\xe2\x80\xae")); /* U+202E */
+        assert_null(strstr(out, "\xc2\x9b"));     /* U+009B */
+        if (i == 0 || i == 2)
+            assert_non_null(strstr(out, "evil?]0;title?svc"));
+        if ((i == 1 || i == 4) && strstr(out, "GET /?[2J?6n") == NULL &&
+            strstr(out, "SELECT") == NULL)
+            fail_msg("%s: %s", cmds[i], out);
+        /* (the control character may have become a space on the way) */
+        if (i == 3 && (strstr(out, "[J?\" FROM t WHERE a = ?") == NULL ||
+                       strstr(out, "db?[31m?prod <- evil?]0;title?svc") == NULL))
+            fail_msg("slow-queries: %s", out);
+        if (i == 1 || i == 4)
+            assert_non_null(strstr(out, "\n  operations\n"));
+        free(out);
+    }
+    /* an unknown name goes to stderr harmlessly too */
+    snprintf(args, sizeof args, "service 'no\033[2J\xe2\x80\xaesuch' --store lmdb:%s/es", dir);
+    char *out = run(args, &st);
+    assert_int_equal(st, 1);
+    assert_null(strchr(out, '\033'));
+    assert_null(strstr(out, "\xe2\x80\xae"));
+    assert_non_null(strstr(out, "no service 'no?[2J?such'"));
+    free(out);
+}
+
+static void test_services_errors(void **state)
+{
+    (void)state;
+    int st;
+    static const struct {
+        const char *args;
+        int status;
+        const char *says;
+    } cases[] = {
+        {"service --store memory:", 2, "fedtrace service: name one service"},
+        {"service a b --store memory:", 2, "fedtrace service: name one service"},
+        {"services extra --store memory:", 2, "fedtrace services: takes no arguments"},
+        {"map --limit 3 --store memory:", 2, "--limit is not an option of map"},
+        {"services --type Follow --store memory:", 2, "--type is not an option of services"},
+        {"service x --cursor c --store memory:", 2, "--cursor is not an option of service"},
+        {"slow-queries --error --store memory:", 2, "--error is not an option of slow-queries"},
+        {"slow-queries --limit many --store memory:", 2, "--limit many: not a number"},
+        {"map --since soon --store memory:", 2, "--since: "},
+        {"services --since 2026-11-26T12:00:00Z --until 2026-11-26T11:00:00Z --store memory:", 2,
+         "--since must be before --until"},
+        {"services --since 2099-01-01T00:00:00Z --store memory:", 2,
+         "--since must be before --until (now)"},
+        {"services --store memory:", 0, "no services with spans from "},
+        {"map --store memory:", 0, "no calls between services from "},
+        {"slow-queries --service mastodon_production --store memory:", 0,
+         "no database statements of or by 'mastodon_production' from "},
+        {"service mastodon/web --store memory:", 1, "no service 'mastodon/web' with spans from "},
+        {"services --store nosuch:x", 1, "unknown store scheme"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = run(cases[i].args, &st);
+        if (st != cases[i].status || strstr(out, cases[i].says) == NULL)
+            fail_msg("%s: exit %d, want %d with \"%s\": %s", cases[i].args, st, cases[i].status,
+                     cases[i].says, out);
+        free(out);
+    }
+
+    /* help */
+    char *out = run("--help", &st);
+    assert_int_equal(st, 0);
+    static const char *const words[] = {"  services ", "  service NAME ", "  map ",
+                                        "  slow-queries ", "time window", "--until TIME"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(out, words[i]) == NULL)
+            fail_msg("fedtrace --help does not mention \"%s\"", words[i]);
+    free(out);
+    static const struct {
+        const char *args, *usage, *also;
+    } helps[] = {
+        {"services --help", "usage: fedtrace services [--since TIME]", "RATE/s"},
+        {"help service", "usage: fedtrace service NAME", "the slowest statements"},
+        {"map -h", "usage: fedtrace map", "FROM -> TO (kind)"},
+        {"help slow-queries", "usage: fedtrace slow-queries [--service NAME] [--limit N]",
+         "literals replaced by ?"},
+    };
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+        out = run(helps[i].args, &st);
+        assert_int_equal(st, 0);
+        if (strstr(out, helps[i].usage) == NULL || strstr(out, helps[i].also) == NULL ||
+            strstr(out, "--store URL") == NULL || strstr(out, "--json") == NULL)
+            fail_msg("%s: %s", helps[i].args, out);
+        assert_fits(out, 80);
+        free(out);
+    }
+}
+
 /* Every setting that `serve --help` prints is documented, with its
  * environment variable, in docs/configuration.md: the docs stay true. */
 static void test_serve_settings_documented(void **state)
@@ -543,6 +874,9 @@ int main(void)
         cmocka_unit_test(test_tail_store),
         cmocka_unit_test(test_terminal_safety),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_services_store),
+        cmocka_unit_test(test_services_terminal_safety),
+        cmocka_unit_test(test_services_errors),
         cmocka_unit_test(test_serve_settings_documented),
     };
     int failed = cmocka_run_group_tests_name("cli", tests, NULL, NULL);

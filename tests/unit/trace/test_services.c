@@ -151,6 +151,7 @@ static void test_statements(void **state)
     norm("UPDATE t SET v = $1 WHERE id = $2", "UPDATE t SET v = ? WHERE id = ?");
     norm("SELECT t2.c1, x9 FROM t2", "SELECT t2.c1, x9 FROM t2"); /* digits in names stay */
     norm("GET feed:home:123", "GET feed:home:?");
+    norm("SELECT \"2fa_codes\".* FROM `t1` WHERE x = 3", "SELECT \"2fa_codes\".* FROM `t1` WHERE x = ?");
     norm("SELECT 1.5e3, -7", "SELECT ?, -?");
     norm("SELECT 'unterminated", "SELECT ?");
     /* cut to fit, never inside a UTF-8 sequence */
