@@ -144,6 +144,11 @@ ft_code ft_read_file(const char *path, size_t max, char **data, size_t *len,
  * (for secrets: tokens, passwords).  True when equal. */
 bool ft_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* FNV-1a, 64 bits: continues hash h over n bytes (start with
+ * FT_FNV_INIT).  For tables and fingerprints, not for security. */
+#define FT_FNV_INIT 1469598103934665603ull
+uint64_t ft_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* Wall clock in milliseconds since the epoch.  Tests may replace it (the
  * TTL sweeper and expiry checks read it) with ft_clock_set; NULL restores
  * the system clock. */

@@ -2591,11 +2591,10 @@ typedef struct tail {
     ft_buf buf;
 } tail;
 
+/* Continues h over a string and a separator after it. */
 static uint64_t fnv(uint64_t h, const char *s)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (h ^ 0x1f) * 0x100000001b3ull;
+    return ft_fnv1a(ft_fnv1a(h, s, strlen(s)), "\x1f", 1);
 }
 
 static bool tail_stopping(const tail *t)
@@ -2615,7 +2614,7 @@ static seen_trace *tail_trace_entry(tail *t, const char *id)
         for (size_t i = 0; i < t->tcap; i++) {
             if (!t->traces[i].id[0])
                 continue;
-            size_t j = fnv(0xcbf29ce484222325ull, t->traces[i].id) & (cap - 1);
+            size_t j = fnv(FT_FNV_INIT, t->traces[i].id) & (cap - 1);
             while (nt[j].id[0])
                 j = (j + 1) & (cap - 1);
             nt[j] = t->traces[i];
@@ -2624,7 +2623,7 @@ static seen_trace *tail_trace_entry(tail *t, const char *id)
         t->traces = nt;
         t->tcap = cap;
     }
-    size_t j = fnv(0xcbf29ce484222325ull, id) & (t->tcap - 1);
+    size_t j = fnv(FT_FNV_INIT, id) & (t->tcap - 1);
     while (t->traces[j].id[0] && strcmp(t->traces[j].id, id) != 0)
         j = (j + 1) & (t->tcap - 1);
     if (!t->traces[j].id[0]) {

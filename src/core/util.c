@@ -120,3 +120,13 @@ bool ft_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
         diff |= (unsigned)(i < alen ? x[i] : 0) ^ y[i];
     return diff == 0;
 }
+
+uint64_t ft_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}

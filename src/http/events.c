@@ -42,16 +42,6 @@ struct ft_events {
     size_t n_seen;
 };
 
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* The slot of tid (found or free); the table is cleared when 3/4 full, so
  * a forgotten trace can at worst be announced once more. */
 static seen *seen_slot(ft_events *h, const char *tid)
@@ -60,7 +50,7 @@ static seen *seen_slot(ft_events *h, const char *tid)
         memset(h->seen, 0, SEEN * sizeof *h->seen);
         h->n_seen = 0;
     }
-    size_t i = (size_t)fnv(tid, 32) % SEEN;
+    size_t i = (size_t)ft_fnv1a(FT_FNV_INIT, tid, 32) % SEEN;
     while (h->seen[i].tid[0] && memcmp(h->seen[i].tid, tid, 32) != 0)
         i = (i + 1) % SEEN;
     return &h->seen[i];
@@ -89,7 +79,7 @@ static void absorb(ft_events *h, const ft_trace_summary *s, size_t n,
         ft_trace_summary_json(&b, &s[k]);
         if (!ft_buf_ok(&b))
             break;
-        uint64_t sig = fnv(b.ptr, b.len);
+        uint64_t sig = ft_fnv1a(FT_FNV_INIT, b.ptr, b.len);
         seen *sl = seen_slot(h, s[k].trace_id);
         if (sl->tid[0] && sl->sig == sig)
             continue;

@@ -1051,16 +1051,6 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
     return rc;
 }
 
-static uint64_t fnv1a(ft_str s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < s.len; i++) {
-        h ^= (unsigned char)s.ptr[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
                                 ft_export_stats *stats, ft_err *err)
 {
@@ -1085,7 +1075,7 @@ ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
             ok = acc_for(a, &j.traces, tid) != NULL; /* for the arrival index */
             int tl = snprintf(tb, sizeof tb, "%020llu",
                               (unsigned long long)(lg->time_ns ? lg->time_ns : lg->observed_ns));
-            int hl = snprintf(hb, sizeof hb, "%016llx", (unsigned long long)fnv1a(lj));
+            int hl = snprintf(hb, sizeof hb, "%016llx", (unsigned long long)ft_fnv1a(FT_FNV_INIT, lj.ptr, lj.len));
             ok = ok && ops_push(a, &j.o,
                           KEY(ex, a, FT_STR_LIT("_logs"), t, arena_str(a, tb, (size_t)tl),
                               arena_str(a, hb, (size_t)hl)),

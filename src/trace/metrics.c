@@ -136,19 +136,9 @@ static double hist_quantile(const hist *h, double q)
 
 /* ---- tables ---- */
 
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static series *table_get(table *t, const char *key)
 {
-    size_t slot = fnv(key, strlen(key)) % 512;
+    size_t slot = ft_fnv1a(FT_FNV_INIT, key, strlen(key)) % 512;
     for (series *s = t->buckets[slot]; s != NULL; s = s->next)
         if (strcmp(s->key, key) == 0)
             return s;
@@ -482,7 +472,7 @@ static ft_code pair_local(ft_metrics *m, const ft_span_batch *b, ft_err *err)
         local_state *l = m->local;
         if (l->n >= LOCAL_PAIRS)
             local_clear_pairs(l);
-        size_t slot = fnv(key, 48) % 4096;
+        size_t slot = ft_fnv1a(FT_FNV_INIT, key, 48) % 4096;
         local_half **ph = &l->slots[slot];
         while (*ph != NULL && strcmp((*ph)->key, key) != 0)
             ph = &(*ph)->next;
@@ -637,7 +627,7 @@ static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_
 /* A batch's fingerprint: its spans' ids and times, in order. */
 static uint64_t fingerprint(const ft_span_batch *b)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = FT_FNV_INIT;
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
         uint8_t buf[16 + 8 + 16];
@@ -645,10 +635,7 @@ static uint64_t fingerprint(const ft_span_batch *b)
         memcpy(buf + 16, sp->span_id, 8);
         memcpy(buf + 24, &sp->start_ns, 8);
         memcpy(buf + 32, &sp->end_ns, 8);
-        for (size_t k = 0; k < sizeof buf; k++) {
-            h ^= buf[k];
-            h *= 1099511628211ull;
-        }
+        h = ft_fnv1a(h, buf, sizeof buf);
     }
     return h;
 }
