@@ -1687,8 +1687,16 @@
   }
 
   function neighboursSection(data) {
+    // callers and callees are map edges ({from, to, toKind, calls, ...}):
+    // the neighbour is the other end
+    const ends = (items, side) => arr(items).filter(isObj).map((e) => ({
+      service: side === 'from' ? e.from : e.to,
+      kind: side === 'from' ? '' : e.toKind,
+      calls: e.calls,
+      errors: e.errors,
+    }));
     const list = (items, testid, empty) => {
-      const rows = arr(items).filter((c) => isObj(c) && typeof c.service === 'string' && c.service);
+      const rows = items.filter((c) => typeof c.service === 'string' && c.service);
       if (!rows.length) return el('p', { class: 'muted small', 'data-testid': testid }, empty);
       rows.sort((a, b) => (num(b.calls) || 0) - (num(a.calls) || 0));
       return el('ul', { class: 'neighbours', 'data-testid': testid }, rows.map((c) => {
@@ -1702,8 +1710,8 @@
       }));
     };
     return el('section', { class: 'block neighbours-box', id: 'neighbours' },
-      el('div', { class: 'card' }, el('h2', null, '← Callers'), list(data.callers, 'callers', 'Nothing calls it in this window (an entry point).')),
-      el('div', { class: 'card' }, el('h2', null, 'Callees →'), list(data.callees, 'callees', 'It calls no other service in this window.')));
+      el('div', { class: 'card' }, el('h2', null, '← Callers'), list(ends(data.callers, 'from'), 'callers', 'Nothing calls it in this window (an entry point).')),
+      el('div', { class: 'card' }, el('h2', null, 'Callees →'), list(ends(data.callees, 'to'), 'callees', 'It calls no other service in this window.')));
   }
 
   function slowQueriesSection(queries, name) {
@@ -2104,7 +2112,7 @@
         at = bez(c[0], c[1], c[2], c[3], 0.5);
       }
       e.d = d;
-      e.text = fmtCount(e.calls) + ' calls · ' + fmtCount(e.errors) + ' err · p99 ' + fmtMs(e.p99);
+      e.text = fmtCount(e.calls) + (e.calls === 1 ? ' call · ' : ' calls · ') + fmtCount(e.errors) + ' err · p99 ' + fmtMs(e.p99);
       e.label = { x: at[0], y: at[1], text: e.text };
       labels.push(e.label);
     }

@@ -41,6 +41,7 @@ import {
   PAYLOADS,
   plainTrace,
 } from "./hostile.mjs";
+import { servicesTests } from "./services.mjs";
 
 const env = process.env;
 const MODE = process.argv[2];
@@ -850,6 +851,12 @@ async function modeNone() {
     }
     await screenshot(page, "hostile-detail");
     assertEqual(await page.evaluate(() => typeof window.__pwned), "undefined", "typeof window.__pwned");
+  });
+
+  // 9. services, map, slow queries, inferred services and linked traces.
+  await servicesTests({
+    test, api, postOtlp, newPage, open, screenshot, checkSafe, until, assert, assertEqual,
+    setDiff, show, text, T, BASE, BASE_PATH, WAIT_MS, NARROW, WIDE,
   });
 }
 

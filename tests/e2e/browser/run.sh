@@ -72,7 +72,7 @@ fedify_e2e_install "$here"
 bnode=$fedify_e2e_node
 bdir=$tmp/browser
 mkdir -p "$bdir"
-cp "$here/dashboard.mjs" "$here/hostile.mjs" "$here/package.json" "$bdir/"
+cp "$here/dashboard.mjs" "$here/hostile.mjs" "$here/services.mjs" "$here/package.json" "$bdir/"
 ln -s "$fedify_e2e_deps/node_modules" "$bdir/node_modules"
 
 # ------------------------------------------------------------ results
