@@ -144,6 +144,9 @@ ft_code ft_read_file(const char *path, size_t max, char **data, size_t *len,
  * (for secrets: tokens, passwords).  True when equal. */
 bool ft_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* The first occurrence of needle (m bytes) in hay (n bytes), or NULL. */
+const char *ft_memfind(const char *hay, size_t n, const char *needle, size_t m);
+
 /* FNV-1a, 64 bits: continues hash h over n bytes (start with
  * FT_FNV_INIT).  For tables and fingerprints, not for security. */
 #define FT_FNV_INIT 1469598103934665603ull

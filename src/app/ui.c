@@ -136,14 +136,6 @@ static void html_escape(ft_buf *b, const char *s)
     }
 }
 
-static const char *find2(const char *p, const char *end, char c)
-{
-    for (; p + 1 < end; p++)
-        if (p[0] == c && p[1] == c)
-            return p;
-    return NULL;
-}
-
 /* Copies an asset, replacing each {{NAME}} by its value (names[i] ->
  * values[i], values already safe HTML); unknown names stay as they are. */
 static void render(ft_buf *b, const ft_web_asset *a, const char *const *names,
@@ -151,11 +143,11 @@ static void render(ft_buf *b, const ft_web_asset *a, const char *const *names,
 {
     const char *p = (const char *)a->data, *end = p + a->len;
     while (p < end) {
-        const char *open = find2(p, end, '{');
+        const char *open = ft_memfind(p, (size_t)(end - p), "{{", 2);
         if (open == NULL)
             break;
         ft_buf_put(b, p, (size_t)(open - p));
-        const char *close = find2(open + 2, end, '}');
+        const char *close = ft_memfind(open + 2, (size_t)(end - open - 2), "}}", 2);
         size_t i = 0;
         for (; close != NULL && i < n; i++)
             if (strlen(names[i]) == (size_t)(close - open - 2) &&

@@ -130,3 +130,17 @@ uint64_t ft_fnv1a(uint64_t h, const void *p, size_t n)
     }
     return h;
 }
+
+const char *ft_memfind(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0)
+        return hay;
+    for (const char *p = hay; m <= n && p <= hay + (n - m); p++) {
+        p = memchr(p, needle[0], (size_t)(hay + (n - m) - p) + 1);
+        if (p == NULL)
+            return NULL;
+        if (memcmp(p, needle, m) == 0)
+            return p;
+    }
+    return NULL;
+}

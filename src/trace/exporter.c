@@ -425,6 +425,77 @@ static ft_code trace_services(ft_exporter *ex, const char *trace_id,
     return FT_OK;
 }
 
+/* Skips one JSON value at p (of at most end); NULL when malformed.  Only
+ * as strict as finding its end needs. */
+static const char *skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\')
+                    p++;
+            if (p >= end)
+                return NULL;
+            p++;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            p++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return p; /* the end of the enclosing object */
+            depth--;
+            p++;
+        } else if (c == ',' && depth == 0) {
+            return p;
+        } else {
+            p++;
+        }
+        if (depth == 0 && (c == '"' || c == '}' || c == ']')) {
+            while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+                p++;
+            return p;
+        }
+    }
+    return depth == 0 ? p : NULL;
+}
+
+/* A record without its "activityJson" member (kilobytes that summaries do
+ * not need), parsed; the whole record when the shortcut does not apply. */
+static json_t *load_record_brief(ft_str rec, ft_buf *scratch)
+{
+    static const char key[] = "\"activityJson\"";
+    const char *k = rec.len > sizeof key ? ft_memfind(rec.ptr, rec.len, key, sizeof key - 1) : NULL;
+    const char *end = rec.ptr + rec.len;
+    if (k != NULL) {
+        const char *v = k + sizeof key - 1;
+        while (v < end && (*v == ' ' || *v == ':'))
+            v++;
+        const char *after = skip_value(v, end);
+        if (after != NULL) {
+            /* drop the member and one comma next to it */
+            const char *from = k, *to = after;
+            if (to < end && *to == ',')
+                to++;
+            else
+                while (from > rec.ptr && from[-1] != ',' && from[-1] != '{')
+                    from--;
+            if (from > rec.ptr && from[-1] == ',' && (to >= end || *to == '}'))
+                from--;
+            ft_buf_reset(scratch);
+            ft_buf_put(scratch, rec.ptr, (size_t)(from - rec.ptr));
+            ft_buf_put(scratch, to, (size_t)(end - to));
+            if (ft_buf_ok(scratch)) {
+                json_t *j = json_loadb(scratch->ptr, scratch->len, JSON_ALLOW_NUL, NULL);
+                if (j != NULL)
+                    return j;
+            }
+        }
+    }
+    return json_loadb(rec.ptr, rec.len, JSON_ALLOW_NUL, NULL);
+}
+
 /* Computes the summary of `trace_id` from its stored records (and, when
  * `full`, what fedtrace adds: services, errors).  found is false when the
  * trace has no records. */
@@ -438,6 +509,7 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
     ft_code rc = load_family(ex, NULL, trace_id, a, &recs, &n, err);
     if (rc != FT_OK || n == 0)
         return rc;
+    ft_buf scratch = {0};
     json_t **docs = ft_calloc(n, sizeof *docs);
     rec_view *v = ft_calloc(n, sizeof *v);
     if (docs == NULL || v == NULL) {
@@ -447,7 +519,7 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
     memset(s, 0, sizeof *s);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        docs[i] = json_loadb(recs[i].ptr, recs[i].len, JSON_ALLOW_NUL, NULL);
+        docs[i] = load_record_brief(recs[i], &scratch);
         const char *ts = json_string_value(json_object_get(docs[i], "timestamp"));
         json_t *type = json_object_get(docs[i], "activityType");
         if (ts == NULL || type == NULL)
@@ -503,6 +575,7 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
         rc = trace_services(ex, trace_id, a, s, err);
     *found = rc == FT_OK;
 out:
+    ft_buf_free(&scratch);
     for (size_t i = 0; v != NULL && i < n; i++)
         free(v[i].type);
     for (size_t i = 0; docs != NULL && i < n; i++)
