@@ -244,6 +244,54 @@ static void pass_time(const fixture *f, int64_t fake_ms)
         usleep((useconds_t)real * 1000);
 }
 
+/* Values that compress well (what LMDB stores as zstd frames) and values
+ * at the threshold come back byte for byte from get, list and cas, with
+ * their TTLs. */
+static void test_compressible_values(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    size_t sizes[] = {255, 256, 257, 4096, 200000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        char *v = malloc(n);
+        for (size_t j = 0; j < n; j++)
+            v[j] = "{\"key\":\"value\",}"[j % 18];
+        char name[32];
+        snprintf(name, sizeof name, "z%zu", n);
+        assert_int_equal(ft_kv_set(f->kv, K(S("zc"), S(name)), (ft_str){v, n}, ttl_for(f, 100000), &err),
+                         FT_OK);
+        expect_kv(f, K(S("zc"), S(name)), v, n);
+        /* cas against the stored (compressed) value, then its replacement */
+        ft_str cur = {v, n}, next = {v, n - 1};
+        if (ft_kv_caps(f->kv) & FT_KV_CAP_CAS) {
+            assert_int_equal(ft_kv_cas(f->kv, K(S("zc"), S(name)), &cur, &next, 0, &err), FT_OK);
+            assert_int_equal(ft_kv_cas(f->kv, K(S("zc"), S(name)), &cur, &next, 0, &err),
+                             FT_CONFLICT);
+        } else {
+            assert_int_equal(ft_kv_set(f->kv, K(S("zc"), S(name)), next, 0, &err), FT_OK);
+        }
+        expect_kv(f, K(S("zc"), S(name)), v, n - 1);
+        free(v);
+    }
+    ft_kv_entry *e;
+    size_t ne;
+    ft_arena *a = ft_arena_create(0);
+    ft_kv_list_opts lo = {0};
+    if (ft_kv_caps(f->kv) & FT_KV_CAP_LIST) {
+        assert_int_equal(ft_kv_list(f->kv, K(S("zc")), &lo, a, &e, &ne, &err), FT_OK);
+        assert_int_equal(ne, sizeof sizes / sizeof sizes[0]);
+        for (size_t i = 0; i < ne; i++) {
+            size_t n = strtoull(ft_arena_strndup(a, e[i].key.parts[1].ptr + 1, e[i].key.parts[1].len - 1), NULL, 10);
+            assert_int_equal(e[i].value.len, n - 1);
+            for (size_t j = 0; j < n - 1; j++)
+                if (e[i].value.ptr[j] != "{\"key\":\"value\",}"[j % 18])
+                    fail_msg("listed value %zu differs at %zu", n, j);
+        }
+    }
+    ft_arena_destroy(a);
+}
+
 static void test_ttl(void **state)
 {
     fixture *f = *state;
@@ -665,7 +713,8 @@ static void test_alloc_failures(void **state)
 
 #define CASES(X)                                                             \
     X(test_get_set_delete) X(test_binary_keys_and_values) X(test_bad_keys)   \
-    X(test_batch) X(test_large_value) X(test_ttl) X(test_list)               \
+    X(test_batch) X(test_large_value) X(test_compressible_values) X(test_ttl) \
+    X(test_list)                                                             \
     X(test_list_binary) X(test_list_paging) X(test_cas)                      \
     X(test_cas_concurrent) X(test_differential) X(test_alloc_failures)
 
