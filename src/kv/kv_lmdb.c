@@ -39,6 +39,7 @@ typedef struct lmdb_env {
     dev_t dev;
     ino_t ino;
     int refs;
+    bool compress; /* store large values as zstd frames (?compress=0: no) */
     struct lmdb_env *next;
 } lmdb_env;
 
@@ -171,10 +172,16 @@ static ft_code lm_open(const ft_kv_url *url, void **state, ft_err *err)
     else
         return ft_err_set(err, FT_INVAL, 0,
                           "sync=%s: expected full, meta or none", sync);
+    const char *cz = ft_kv__url_param(url, "compress");
+    bool compress = true;
+    if (cz != NULL && !ft_parse_bool(cz, &compress))
+        return ft_err_set(err, FT_INVAL, 0, "compress=%s: expected 1 or 0", cz);
     lmdb_env *e = NULL;
     code = env_open(url->rest, mapsize, flags, &e, err);
     if (code != FT_OK)
         return code;
+    if (e->refs == 1)
+        e->compress = compress; /* the first opener of the directory decides */
     *state = e;
     return FT_OK;
 }
@@ -318,7 +325,7 @@ static int write_one(lmdb_env *e, MDB_txn *txn, ft_str k, const ft_str *value,
     }
     int64_t expiry = ttl_ms > 0 ? now + ttl_ms : 0;
     /* compressed straight into the reserved space, when it pays */
-    size_t bound = value->len >= COMPRESS_MIN ? ZSTD_compressBound(value->len) : 0;
+    size_t bound = e->compress && value->len >= COMPRESS_MIN ? ZSTD_compressBound(value->len) : 0;
     char *z = NULL;
     size_t zlen = 0;
     if (bound && (t_cctx != NULL || (t_cctx = ZSTD_createCCtx()) != NULL) &&
