@@ -2109,23 +2109,33 @@ static void print_services(const cli *c, const source *s, json_t *doc)
     note("%zu service%s %s; latencies in ms", n, n == 1 ? "" : "s", win);
 }
 
-static int cmd_services(const cli *c)
+/* A services document: from the store (ft_services_json) or the API,
+ * printed as JSON (--json, exactly as the API gives it) or by print. */
+typedef void (*doc_printer)(const cli *c, const source *s, json_t *doc);
+
+static int run_doc(const cli *c, const char *cmd, int args, ft_services_what what,
+                   const char *name, doc_printer print)
 {
     source s;
-    int rc = window_open(c, "services", 1, &s);
+    int rc = window_open(c, cmd, args, &s);
     if (rc != 0)
         return rc;
     ft_buf text = {0};
     json_t *doc = NULL;
-    rc = load_doc(&s, c, "services", FT_Q_SERVICES, NULL, &text, &doc);
+    rc = load_doc(&s, c, cmd, what, name, &text, &doc);
     if (rc == 0 && c->json)
         print_json_text(&text);
     else if (rc == 0)
-        print_services(c, &s, doc);
+        print(c, &s, doc);
     json_decref(doc);
     ft_buf_free(&text);
     source_close(&s);
     return rc;
+}
+
+static int cmd_services(const cli *c)
+{
+    return run_doc(c, "services", 1, FT_Q_SERVICES, NULL, print_services);
 }
 
 /* ---- slow queries (also part of service) ---- */
@@ -2190,40 +2200,30 @@ static void print_slow_queries(json_t *queries, int indent)
     free(db);
 }
 
+static void print_slow_doc(const cli *c, const source *s, json_t *doc)
+{
+    json_t *qs = json_object_get(doc, "queries");
+    char win[80];
+    fmt_window(c, doc, win);
+    const char *svc = flag_value(c, "service");
+    if (json_array_size(qs) == 0) {
+        printf("no database statements");
+        if (svc != NULL) {
+            printf(" of or by '");
+            safe_print(svc);
+            printf("'");
+        }
+        printf(" %s in %s\n", win, s->shown);
+    } else {
+        print_slow_queries(qs, 0);
+        note("%zu statement%s %s, slowest first (p99); times in ms", json_array_size(qs),
+             json_array_size(qs) == 1 ? "" : "s", win);
+    }
+}
+
 static int cmd_slow_queries(const cli *c)
 {
-    source s;
-    int rc = window_open(c, "slow-queries", 1, &s);
-    if (rc != 0)
-        return rc;
-    ft_buf text = {0};
-    json_t *doc = NULL;
-    rc = load_doc(&s, c, "slow-queries", FT_Q_SLOW_QUERIES, NULL, &text, &doc);
-    if (rc == 0 && c->json) {
-        print_json_text(&text);
-    } else if (rc == 0) {
-        json_t *qs = json_object_get(doc, "queries");
-        char win[80];
-        fmt_window(c, doc, win);
-        const char *svc = flag_value(c, "service");
-        if (json_array_size(qs) == 0) {
-            printf("no database statements");
-            if (svc != NULL) {
-                printf(" of or by '");
-                safe_print(svc);
-                printf("'");
-            }
-            printf(" %s in %s\n", win, s.shown);
-        } else {
-            print_slow_queries(qs, 0);
-            note("%zu statement%s %s, slowest first (p99); times in ms", json_array_size(qs),
-                 json_array_size(qs) == 1 ? "" : "s", win);
-        }
-    }
-    json_decref(doc);
-    ft_buf_free(&text);
-    source_close(&s);
-    return rc;
+    return run_doc(c, "slow-queries", 1, FT_Q_SLOW_QUERIES, NULL, print_slow_doc);
 }
 
 /* ---- service ---- */
@@ -2458,23 +2458,15 @@ static void print_service(const cli *c, json_t *doc)
     }
 }
 
+static void print_service_doc(const cli *c, const source *s, json_t *doc)
+{
+    (void)s;
+    print_service(c, doc);
+}
+
 static int cmd_service(const cli *c)
 {
-    source s;
-    int rc = window_open(c, "service", 2, &s);
-    if (rc != 0)
-        return rc;
-    ft_buf text = {0};
-    json_t *doc = NULL;
-    rc = load_doc(&s, c, "service", FT_Q_SERVICE, c->argv[1], &text, &doc);
-    if (rc == 0 && c->json)
-        print_json_text(&text);
-    else if (rc == 0)
-        print_service(c, doc);
-    json_decref(doc);
-    ft_buf_free(&text);
-    source_close(&s);
-    return rc;
+    return run_doc(c, "service", 2, FT_Q_SERVICE, c->argv[1], print_service_doc);
 }
 
 /* ---- map ---- */
@@ -2545,21 +2537,7 @@ static void print_map(const cli *c, const source *s, json_t *doc)
 
 static int cmd_map(const cli *c)
 {
-    source s;
-    int rc = window_open(c, "map", 1, &s);
-    if (rc != 0)
-        return rc;
-    ft_buf text = {0};
-    json_t *doc = NULL;
-    rc = load_doc(&s, c, "map", FT_Q_MAP, NULL, &text, &doc);
-    if (rc == 0 && c->json)
-        print_json_text(&text);
-    else if (rc == 0)
-        print_map(c, &s, doc);
-    json_decref(doc);
-    ft_buf_free(&text);
-    source_close(&s);
-    return rc;
+    return run_doc(c, "map", 1, FT_Q_MAP, NULL, print_map);
 }
 
 /* ---- tail ---- */
