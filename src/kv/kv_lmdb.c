@@ -232,9 +232,49 @@ static int64_t stored_expiry(const MDB_val *v)
     return (int64_t)(stored_word(v) & ~ZFLAG);
 }
 
-/* One compression context per thread (writers run on many threads). */
-static _Thread_local ZSTD_CCtx *t_cctx;
-static _Thread_local ZSTD_DCtx *t_dctx;
+/* One compression context per thread (writers and readers run on many
+ * threads, some short-lived: the UI's thread per connection), freed when
+ * the thread ends. */
+static pthread_once_t zkeys_once = PTHREAD_ONCE_INIT;
+static pthread_key_t cctx_key, dctx_key;
+
+static void free_cctx(void *p)
+{
+    ZSTD_freeCCtx(p);
+}
+
+static void free_dctx(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void zkeys_init(void)
+{
+    pthread_key_create(&cctx_key, free_cctx);
+    pthread_key_create(&dctx_key, free_dctx);
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+    pthread_once(&zkeys_once, zkeys_init);
+    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+    if (c == NULL && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    pthread_once(&zkeys_once, zkeys_init);
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (d == NULL && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(dctx_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
 
 /* The value of a data entry: in place, or decompressed into *buf (grown,
  * malloc'd, the caller's to free).  false: a frame that does not decode. */
@@ -256,9 +296,10 @@ static bool stored_value(const MDB_val *v, char **buf, size_t *cap, ft_str *out)
         *buf = b;
         *cap = (size_t)size + 1;
     }
-    if (t_dctx == NULL && (t_dctx = ZSTD_createDCtx()) == NULL)
+    ZSTD_DCtx *d = thread_dctx();
+    if (d == NULL)
         return false;
-    size_t got = ZSTD_decompressDCtx(t_dctx, *buf, (size_t)size, p, n);
+    size_t got = ZSTD_decompressDCtx(d, *buf, (size_t)size, p, n);
     if (ZSTD_isError(got) || got != size)
         return false;
     *out = (ft_str){*buf, (size_t)size};
@@ -328,9 +369,9 @@ static int write_one(lmdb_env *e, MDB_txn *txn, ft_str k, const ft_str *value,
     size_t bound = e->compress && value->len >= COMPRESS_MIN ? ZSTD_compressBound(value->len) : 0;
     char *z = NULL;
     size_t zlen = 0;
-    if (bound && (t_cctx != NULL || (t_cctx = ZSTD_createCCtx()) != NULL) &&
-        (z = malloc(bound)) != NULL) {
-        zlen = ZSTD_compressCCtx(t_cctx, z, bound, value->ptr, value->len, 1);
+    ZSTD_CCtx *cc = bound ? thread_cctx() : NULL;
+    if (cc != NULL && (z = malloc(bound)) != NULL) {
+        zlen = ZSTD_compressCCtx(cc, z, bound, value->ptr, value->len, 1);
         if (ZSTD_isError(zlen) || zlen > value->len - value->len / 8)
             zlen = 0;
     }
