@@ -1060,10 +1060,12 @@ if [ -n "$query_traces" ] && [ -x "$build/bench/ft_query_bench" ]; then
         echo "bench: queries with $n traces stored (ft_query_bench)" >&2
         qdir=$tmp/query-$n
         mkdir -p "$qdir"
-        "$build/bench/ft_query_bench" --store "lmdb:$qdir/store" --traces "$n" --queries 1 \
+        "$build/bench/ft_query_bench" --store "lmdb:$qdir/store?mapsize=$((n / 50000 + 2))G" \
+            --traces "$n" --queries 1 \
             >/dev/null 2>"$tmp/query-$n.fill" || die "ft_query_bench could not fill $n traces"
-        "$build/fedtrace" serve --store "lmdb:$qdir/store" --otlp-listen off \
-            --ui-listen 127.0.0.1:0 >"$tmp/query-$n.serve" 2>&1 &
+        # no disk budget: the default 2 GiB would evict a 1M-trace store
+        "$build/fedtrace" serve --store "lmdb:$qdir/store?mapsize=$((n / 50000 + 2))G" --otlp-listen off \
+            --ui-listen 127.0.0.1:0 --disk-budget 0 >"$tmp/query-$n.serve" 2>&1 &
         qpid=$!
         qurl=
         for _ in $(seq 100); do
@@ -1072,7 +1074,8 @@ if [ -n "$query_traces" ] && [ -x "$build/bench/ft_query_bench" ]; then
             sleep 0.1
         done
         [ -n "$qurl" ] || die "fedtrace serve did not start for the query measurement"
-        "$build/bench/ft_query_bench" --store "lmdb:$qdir/store" --traces "$n" --queries 1000 \
+        "$build/bench/ft_query_bench" --store "lmdb:$qdir/store?mapsize=$((n / 50000 + 2))G" \
+            --traces "$n" --queries 1000 \
             --url "$qurl" >"$tmp/query-$n.out" || die "ft_query_bench failed with $n traces"
         kill "$qpid"
         wait "$qpid" || true
