@@ -959,6 +959,18 @@ fi
 # ---- the report ---------------------------------------------------------------
 
 # median STORE BATCH KEY: the median over the runs of one batch size
+# median_of: the median of the numbers on standard input, one a line; "?"
+# when there are none
+median_of() {
+    sort -g | awk '
+    { v[n++] = $1 + 0 }
+    END {
+        if (n == 0) print "?"
+        else if (n % 2) print v[int(n / 2)]
+        else print (v[n / 2 - 1] + v[n / 2]) / 2
+    }'
+}
+
 median() {
     awk -v s="$1" -v b="$2" -v k="$3" '
     {
@@ -966,15 +978,8 @@ median() {
             split($i, kv, "=")
             f[kv[1]] = kv[2]
         }
-        if (f["store"] == s && f["batch"] == b) v[n++] = f[k] + 0
-    }
-    END {
-        for (i = 1; i < n; i++)
-            for (j = i; j > 0 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-        if (n == 0) print "?"
-        else if (n % 2) print v[int(n / 2)]
-        else print (v[n / 2 - 1] + v[n / 2]) / 2
-    }' "$results"
+        if (f["store"] == s && f["batch"] == b) print f[k] + 0
+    }' "$results" | median_of
 }
 
 # measured STORE: true when the store was measured
@@ -1301,15 +1306,8 @@ vs_median() {
             f[substr($i, 1, j - 1)] = substr($i, j + 1)
         }
         if (f["wl"] == w && f["target"] == t && f[k] != "" && f[k] != "?" && f[k] != "-")
-            v[n++] = f[k] + 0
-    }
-    END {
-        for (i = 1; i < n; i++)
-            for (j = i; j > 0 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
-        if (n == 0) print "?"
-        else if (n % 2) print v[int(n / 2)]
-        else print (v[n / 2 - 1] + v[n / 2]) / 2
-    }' "$vs_results"
+            print f[k] + 0
+    }' "$vs_results" | median_of
 }
 
 # vs_measured WORKLOAD TARGET: true when it has runs

@@ -891,6 +891,22 @@ static void filter_query(const cli *c, ft_buf *q)
  * API gives (into json), and the cursor of the next page (*next, malloc'd,
  * or NULL).
  */
+/* GET path (built with query q) from the API into json, without the
+ * trailing newline, so that --json prints the document as the API gives
+ * it; frees path and q. */
+static ft_code api_get_doc(source *s, ft_buf *path, ft_buf *q, ft_buf *json, char **next,
+                           ft_err *err)
+{
+    ft_code rc = ft_buf_ok(path) && ft_buf_ok(q)
+                     ? ft_api_get(s->api, ft_buf_cstr(path), json, next, err)
+                     : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+    while (rc == FT_OK && json->len > 0 && strchr(" \t\r\n", json->ptr[json->len - 1]))
+        json->len--;
+    ft_buf_free(path);
+    ft_buf_free(q);
+    return rc;
+}
+
 static ft_code source_list(source *s, const cli *c, size_t limit, const char *cursor,
                            ft_buf *json, char **next, ft_err *err)
 {
@@ -905,14 +921,7 @@ static ft_code source_list(source *s, const cli *c, size_t limit, const char *cu
             ft_api_query_add(&q, "cursor", cursor);
         filter_query(c, &q);
         ft_buf_printf(&path, "api/traces?%.*s", (int)q.len, q.ptr ? q.ptr : "");
-        ft_code rc = ft_buf_ok(&path) && ft_buf_ok(&q)
-                         ? ft_api_get(s->api, path.ptr, json, next, err)
-                         : ft_err_set(err, FT_NOMEM, 0, "out of memory");
-        while (rc == FT_OK && json->len > 0 && strchr(" \t\r\n", json->ptr[json->len - 1]))
-            json->len--;
-        ft_buf_free(&path);
-        ft_buf_free(&q);
-        return rc;
+        return api_get_doc(s, &path, &q, json, next, err);
     }
     ft_arena_reset(s->arena);
     ft_recent_opts o = {limit, cursor, c->nf ? &c->filter : NULL, 0};
@@ -1644,14 +1653,7 @@ static ft_code source_services(source *s, const cli *c, ft_services_what what, c
             ft_api_path_add(&path, name);
         if (q.len)
             ft_buf_printf(&path, "?%.*s", (int)q.len, q.ptr);
-        ft_code rc = ft_buf_ok(&path) && ft_buf_ok(&q)
-                         ? ft_api_get(s->api, path.ptr, json, NULL, err)
-                         : ft_err_set(err, FT_NOMEM, 0, "out of memory");
-        while (rc == FT_OK && json->len > 0 && strchr(" \t\r\n", json->ptr[json->len - 1]))
-            json->len--;
-        ft_buf_free(&path);
-        ft_buf_free(&q);
-        return rc;
+        return api_get_doc(s, &path, &q, json, NULL, err);
     }
     ft_arena_reset(s->arena);
     ft_services_query q = {.since_ms = c->filter.since_ms,
