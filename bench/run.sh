@@ -1043,7 +1043,7 @@ if [ -n "${MAKELEVEL:-}" ]; then
 else
     case $build in
     "$root"/*) command="sh bench/run.sh ${build#"$root"/}" ;;
-    *) command="sh bench/run.sh $build" ;;
+    *) command="sh bench/run.sh BUILD_DIR" ;; # a directory outside the tree: not this machine's path
     esac
 fi
 settings=$(env | LC_ALL=C sort | awk '
