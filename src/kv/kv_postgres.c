@@ -50,7 +50,10 @@
  *
  * Connection: one per handle; every statement is prepared once per
  * connection; a batch of several operations is one pipeline (one round
- * trip) and one implicit transaction.  A call that loses the connection
+ * trip) and one implicit transaction, its rows written in key order (so
+ * concurrent batches cannot deadlock on each other) and sent again, up to
+ * three times, when PostgreSQL still rolls it back for a deadlock or a
+ * serialization failure.  A call that loses the connection
  * fails with FT_BACKEND; the next call reconnects (PQreset), at most once
  * per backoff period (100 ms doubling to 5 s).
  */
@@ -1381,6 +1384,53 @@ static ft_code op_params(ft_arena *a, const ft_kv_op *op, params *p, ft_err *err
     return code;
 }
 
+/* Tries of a batch rolled back by a deadlock or a serialization failure,
+ * after the first (1, 2, 4 ms apart). */
+#define PG_BATCH_RETRIES 3
+
+typedef struct batch_op {
+    const params *p;
+    ft_kv_op_type type;
+    size_t seq;
+} batch_op;
+
+static int batch_op_cmp(const void *x, const void *y)
+{
+    const batch_op *a = x, *b = y;
+    size_t la = (size_t)a->p->lens[0], lb = (size_t)b->p->lens[0];
+    int c = memcmp(a->p->vals[0], b->p->vals[0], la < lb ? la : lb);
+    if (c == 0)
+        c = la < lb ? -1 : la > lb;
+    if (c == 0)
+        c = a->seq < b->seq ? -1 : 1;
+    return c;
+}
+
+/* One pipeline: the statements up to the sync are one implicit
+ * transaction, committed at the sync or rolled back by any error. */
+static ft_code pg_pipeline(pg_state *st, const batch_op *order, size_t n, ft_err *err)
+{
+    static const int binary[4] = {1, 1, 1, 1};
+    if (PQenterPipelineMode(st->conn) != 1)
+        return pg_fail(st, NULL, "batch", err);
+    size_t sent = 0;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        int id = order[i].type == FT_KV_SET ? ST_SET : ST_DEL;
+        ok = PQsendQueryPrepared(st->conn, st_names[id], st_defs[id].nparams,
+                                 order[i].p->vals, order[i].p->lens, binary, 1) == 1;
+        sent += ok;
+    }
+    if (!ok || PQpipelineSync(st->conn) != 1) {
+        ft_code code = pg_fail(st, NULL, "batch", err);
+        st->broken = true;
+        st->ready = false;
+        PQexitPipelineMode(st->conn);
+        return code;
+    }
+    return pipeline_finish(st, sent, "batch", err);
+}
+
 static ft_code pg_batch(void *state, const ft_kv_op *ops, size_t n, ft_err *err)
 {
     pg_state *st = state;
@@ -1406,28 +1456,25 @@ static ft_code pg_batch(void *state, const ft_kv_op *ops, size_t n, ft_err *err)
         ft_arena_destroy(a);
         return code;
     }
-    /* one pipeline: the statements up to the sync are one implicit
-     * transaction, committed at the sync or rolled back by any error */
-    static const int binary[4] = {1, 1, 1, 1};
-    if (PQenterPipelineMode(st->conn) != 1) {
+    /* Rows are locked in key order, the same order on every node, so two
+     * batches writing overlapping keys wait for each other instead of
+     * deadlocking; operations on one key keep their order. */
+    batch_op *order = ft_arena_alloc(a, n * sizeof *order);
+    if (order == NULL) {
         ft_arena_destroy(a);
-        return pg_fail(st, NULL, "batch", err);
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory");
     }
-    size_t sent = 0;
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) {
-        int id = ops[i].type == FT_KV_SET ? ST_SET : ST_DEL;
-        ok = PQsendQueryPrepared(st->conn, st_names[id], st_defs[id].nparams,
-                                 ps[i].vals, ps[i].lens, binary, 1) == 1;
-        sent += ok;
-    }
-    if (!ok || PQpipelineSync(st->conn) != 1) {
-        code = pg_fail(st, NULL, "batch", err);
-        st->broken = true;
-        st->ready = false;
-        PQexitPipelineMode(st->conn);
-    } else {
-        code = pipeline_finish(st, sent, "batch", err);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (batch_op){&ps[i], ops[i].type, i};
+    qsort(order, n, sizeof *order, batch_op_cmp);
+    /* A transaction chosen as a deadlock victim or failing serialization
+     * was rolled back whole: sending it again is safe. */
+    for (int attempt = 0;; attempt++) {
+        code = pg_pipeline(st, order, n, err);
+        if (code != FT_AGAIN || attempt == PG_BATCH_RETRIES)
+            break;
+        struct timespec pause = {0, (long)(1000000L << attempt)};
+        nanosleep(&pause, NULL);
     }
     ft_arena_destroy(a);
     return code;

@@ -620,6 +620,75 @@ static void test_cas_concurrent(void **state)
     expect_kv(f, K(S("ctr")), want, strlen(want));
 }
 
+typedef struct batcher_arg {
+    const char *url;
+    int id;
+    char failure[800];
+} batcher_arg;
+
+enum { BATCH_KEYS = 16, BATCH_ROUNDS = 60, BATCHERS = 4 };
+
+/* Each thread writes the same keys in one batch, half the threads in
+ * ascending and half in descending order. */
+static void *batcher_thread(void *p)
+{
+    batcher_arg *a = p;
+    ft_kv *kv;
+    ft_err err = {0};
+    if (ft_kv_open(a->url, &kv, &err) != FT_OK)
+        return "open failed";
+    void *ret = NULL;
+    for (int r = 0; r < BATCH_ROUNDS && ret == NULL; r++) {
+        char names[BATCH_KEYS][8], val[32];
+        ft_str parts[BATCH_KEYS];
+        ft_kv_op ops[BATCH_KEYS];
+        int len = snprintf(val, sizeof val, "t%d-r%d", a->id, r);
+        for (int i = 0; i < BATCH_KEYS; i++) {
+            int k = a->id % 2 ? BATCH_KEYS - 1 - i : i;
+            int nl = snprintf(names[i], sizeof names[i], "bk%02d", k);
+            parts[i] = (ft_str){names[i], (size_t)nl};
+            ops[i] = (ft_kv_op){FT_KV_SET, {&parts[i], 1}, {val, (size_t)len}, 0};
+        }
+        ft_code rc = ft_kv_batch(kv, ops, BATCH_KEYS, &err);
+        if (rc != FT_OK) {
+            snprintf(a->failure, sizeof a->failure, "batch: %s: %s", ft_code_name(rc),
+                     err.msg);
+            ret = a->failure;
+        }
+    }
+    ft_kv_close(kv);
+    return ret;
+}
+
+/* Batches over the same keys from several handles at once all succeed
+ * (no deadlock between them) and each is all or nothing: afterwards every
+ * key holds the value of one and the same batch. */
+static void test_batch_concurrent(void **state)
+{
+    fixture *f = *state;
+    pthread_t th[BATCHERS];
+    batcher_arg args[BATCHERS];
+    for (int i = 0; i < BATCHERS; i++) {
+        args[i] = (batcher_arg){f->url, i, ""};
+        pthread_create(&th[i], NULL, batcher_thread, &args[i]);
+    }
+    for (int i = 0; i < BATCHERS; i++) {
+        void *ret;
+        pthread_join(th[i], &ret);
+        if (ret != NULL)
+            fail_msg("%s: thread %d: %s", f->url, i, (char *)ret);
+    }
+    ft_str first;
+    ft_err err = {0};
+    assert_int_equal(ft_kv_get(f->kv, K(S("bk00")), f->arena, &first, &err), FT_OK);
+    for (int k = 1; k < BATCH_KEYS; k++) {
+        char name[8];
+        int nl = snprintf(name, sizeof name, "bk%02d", k);
+        ft_str part = {name, (size_t)nl};
+        expect_kv(f, (ft_kv_key){&part, 1}, first.ptr, first.len);
+    }
+}
+
 /* Random operations applied to this store and to the memory reference
  * must leave both with the same listing. */
 static void test_differential(void **state)
@@ -716,7 +785,7 @@ static void test_alloc_failures(void **state)
     X(test_batch) X(test_large_value) X(test_compressible_values) X(test_ttl) \
     X(test_list)                                                             \
     X(test_list_binary) X(test_list_paging) X(test_cas)                      \
-    X(test_cas_concurrent) X(test_differential) X(test_alloc_failures)
+    X(test_cas_concurrent) X(test_batch_concurrent) X(test_differential) X(test_alloc_failures)
 
 static int run_for(const char *url)
 {
