@@ -116,6 +116,23 @@ ft_code ft_kv_list(ft_kv *kv, ft_kv_key prefix, const ft_kv_list_opts *opts,
 ft_code ft_kv_cas(ft_kv *kv, ft_kv_key key, const ft_str *expected,
                   const ft_str *value, int64_t ttl_ms, ft_err *err);
 
+typedef struct ft_kv_cas_op {
+    ft_kv_key key;
+    const ft_str *expected; /* NULL: the key must be absent */
+    const ft_str *value;    /* NULL: delete */
+    int64_t ttl_ms;
+    ft_code result;         /* out: FT_OK (swapped) or FT_CONFLICT */
+} ft_kv_cas_op;
+
+/*
+ * FT_KV_CAP_CAS.  ft_kv_cas for each op in order (a later op sees what an
+ * earlier one wrote), each swapped or refused on its own, its outcome in
+ * ops[i].result.  The call returns FT_OK when every op was decided; on an
+ * error some ops may have been applied.  LMDB decides them all in one
+ * transaction (one sync); other stores one after the other.
+ */
+ft_code ft_kv_cas_many(ft_kv *kv, ft_kv_cas_op *ops, size_t n, ft_err *err);
+
 /*
  * Removes up to `max` expired entries (0: all) so that their space is
  * reused; *removed (may be NULL) gets the count.  Backends with native

@@ -274,6 +274,25 @@ ft_code ft_kv_cas(ft_kv *kv, ft_kv_key key, const ft_str *expected,
     return kv->be->cas(kv->state, key, expected, value, ttl_ms, err);
 }
 
+ft_code ft_kv_cas_many(ft_kv *kv, ft_kv_cas_op *ops, size_t n, ft_err *err)
+{
+    ft_code rc = need_cap(kv, FT_KV_CAP_CAS, err);
+    for (size_t i = 0; i < n && rc == FT_OK; i++)
+        rc = check_key(kv, ops[i].key, 1, err);
+    if (rc != FT_OK || n == 0)
+        return rc;
+    if (kv->be->cas_many != NULL)
+        return kv->be->cas_many(kv->state, ops, n, err);
+    for (size_t i = 0; i < n; i++) {
+        rc = kv->be->cas(kv->state, ops[i].key, ops[i].expected, ops[i].value,
+                         ops[i].ttl_ms, err);
+        if (rc != FT_OK && rc != FT_CONFLICT)
+            return rc;
+        ops[i].result = rc;
+    }
+    return FT_OK;
+}
+
 ft_code ft_kv_sweep(ft_kv *kv, size_t max, size_t *removed, ft_err *err)
 {
     if (removed != NULL)

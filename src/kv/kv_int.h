@@ -48,6 +48,8 @@ typedef struct ft_kv_backend {
     /* CAS */
     ft_code (*cas)(void *state, ft_kv_key key, const ft_str *expected,
                    const ft_str *value, int64_t ttl_ms, ft_err *err);
+    /* CAS, optional: default calls cas for each op in turn */
+    ft_code (*cas_many)(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err);
     /* optional: default returns FT_OK, 0 removed */
     ft_code (*sweep)(void *state, size_t max, size_t *removed, ft_err *err);
     /* optional: default zeroes the stats */

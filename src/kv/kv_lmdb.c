@@ -346,8 +346,33 @@ static int drop_exp(lmdb_env *e, MDB_txn *txn, ft_str k, const MDB_val *old,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* put or delete one key inside a write transaction */
-static int write_one(lmdb_env *e, MDB_txn *txn, ft_str k, const ft_str *value,
+/* A value ready to be stored: compressed (into an arena) when that pays,
+ * else the caller's bytes.  Prepared before the write transaction begins,
+ * so that writers do not compress while holding LMDB's writer lock. */
+typedef struct stored {
+    ft_str bytes;
+    bool z;
+} stored;
+
+static ft_code prepare_value(lmdb_env *e, ft_arena *a, const ft_str *value,
+                             stored *out, ft_err *err)
+{
+    *out = (stored){*value, false};
+    if (!e->compress || value->len < COMPRESS_MIN)
+        return FT_OK;
+    ZSTD_CCtx *cc = thread_cctx();
+    size_t bound = ZSTD_compressBound(value->len);
+    char *z = cc ? ft_arena_alloc(a, bound) : NULL;
+    if (z == NULL)
+        return cc ? ft_err_set(err, FT_NOMEM, 0, "out of memory compressing a value") : FT_OK;
+    size_t zlen = ZSTD_compressCCtx(cc, z, bound, value->ptr, value->len, 1);
+    if (!ZSTD_isError(zlen) && zlen <= value->len - value->len / 8)
+        *out = (stored){{z, zlen}, true};
+    return FT_OK;
+}
+
+/* put (value not NULL) or delete one key inside a write transaction */
+static int write_one(lmdb_env *e, MDB_txn *txn, ft_str k, const stored *value,
                      int64_t ttl_ms, int64_t now, unsigned char *scratch)
 {
     MDB_val key = {k.len, (void *)(uintptr_t)k.ptr}, old;
@@ -365,27 +390,12 @@ static int write_one(lmdb_env *e, MDB_txn *txn, ft_str k, const ft_str *value,
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
     int64_t expiry = ttl_ms > 0 ? now + ttl_ms : 0;
-    /* compressed straight into the reserved space, when it pays */
-    size_t bound = e->compress && value->len >= COMPRESS_MIN ? ZSTD_compressBound(value->len) : 0;
-    char *z = NULL;
-    size_t zlen = 0;
-    ZSTD_CCtx *cc = bound ? thread_cctx() : NULL;
-    if (cc != NULL && (z = malloc(bound)) != NULL) {
-        zlen = ZSTD_compressCCtx(cc, z, bound, value->ptr, value->len, 1);
-        if (ZSTD_isError(zlen) || zlen > value->len - value->len / 8)
-            zlen = 0;
-    }
-    MDB_val v = {8 + (zlen ? zlen : value->len), NULL};
-    if ((rc = mdb_put(txn, e->data, &key, &v, MDB_RESERVE)) != 0) {
-        free(z);
+    MDB_val v = {8 + value->bytes.len, NULL};
+    if ((rc = mdb_put(txn, e->data, &key, &v, MDB_RESERVE)) != 0)
         return rc;
-    }
-    put_le64(v.mv_data, zlen ? (int64_t)((uint64_t)expiry | ZFLAG) : expiry);
-    if (zlen)
-        memcpy((unsigned char *)v.mv_data + 8, z, zlen);
-    else if (value->len)
-        memcpy((unsigned char *)v.mv_data + 8, value->ptr, value->len);
-    free(z);
+    put_le64(v.mv_data, value->z ? (int64_t)((uint64_t)expiry | ZFLAG) : expiry);
+    if (value->bytes.len)
+        memcpy((unsigned char *)v.mv_data + 8, value->bytes.ptr, value->bytes.len);
     if (expiry != 0) {
         MDB_val ek = exp_key(scratch, expiry, k), empty = {0, NULL};
         rc = mdb_put(txn, e->exp, &ek, &empty, 0);
@@ -444,10 +454,15 @@ static ft_code lm_batch(void *state, const ft_kv_op *ops, size_t n,
     size_t maxk = 0;
     ft_code code = keys ? FT_OK
                         : ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
+    stored *vals = ft_arena_alloc(a, n * sizeof *vals);
+    if (vals == NULL && code == FT_OK)
+        code = ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
     for (size_t i = 0; i < n && code == FT_OK; i++) {
         code = ft_kv__key_encode(ops[i].key, a, &keys[i], err);
         if (code == FT_OK && keys[i].len > maxk)
             maxk = keys[i].len;
+        if (code == FT_OK && ops[i].type == FT_KV_SET)
+            code = prepare_value(e, a, &ops[i].value, &vals[i], err);
     }
     unsigned char *scratch = code == FT_OK ? ft_arena_alloc(a, maxk + 8) : NULL;
     if (code == FT_OK && scratch == NULL)
@@ -471,8 +486,7 @@ static ft_code lm_batch(void *state, const ft_kv_op *ops, size_t n,
     }
     int64_t now = ft_now_ms();
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = write_one(e, txn, keys[i],
-                       ops[i].type == FT_KV_SET ? &ops[i].value : NULL,
+        rc = write_one(e, txn, keys[i], ops[i].type == FT_KV_SET ? &vals[i] : NULL,
                        ops[i].ttl_ms, now, scratch);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
@@ -585,64 +599,87 @@ done:
     return FT_OK;
 }
 
-static ft_code lm_cas(void *state, ft_kv_key key, const ft_str *expected,
-                      const ft_str *value, int64_t ttl_ms, ft_err *err)
+/* Inside a write transaction: compare the live value of k with expected
+ * (NULL: absent) and, when equal, write value (NULL: delete).  *match
+ * tells which; the return is LMDB's error, or -1 for a compressed value
+ * that does not decode. */
+static int cas_one(lmdb_env *e, MDB_txn *txn, ft_str k, const ft_str *expected,
+                   const stored *value, int64_t ttl_ms, int64_t now,
+                   unsigned char *scratch, char **zbuf, size_t *zcap, bool *match)
+{
+    MDB_val mk = {k.len, (void *)(uintptr_t)k.ptr}, cur;
+    int rc = mdb_get(txn, e->data, &mk, &cur);
+    bool present = rc == 0 && is_live(&cur, now);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    ft_str cv = {"", 0};
+    if (present && !stored_value(&cur, zbuf, zcap, &cv))
+        return -1;
+    *match = expected == NULL
+                 ? !present
+                 : present && cv.len == expected->len &&
+                       (expected->len == 0 || memcmp(cv.ptr, expected->ptr, expected->len) == 0);
+    return *match ? write_one(e, txn, k, value, ttl_ms, now, scratch) : 0;
+}
+
+/* Several compare-and-swaps in one write transaction: one commit (one
+ * sync) for all of them, each applied in order or refused on its own. */
+static ft_code lm_cas_many(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err)
 {
     lmdb_env *e = state;
-    ft_str k;
-    ft_code code = ft_kv__key_encode(key, NULL, &k, err);
-    if (code != FT_OK)
-        return code;
-    unsigned char *scratch = ft_malloc(k.len + 8);
-    if (scratch == NULL) {
-        ft_free((void *)(uintptr_t)k.ptr);
+    ft_arena *a = ft_arena_create(0);
+    if (a == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
+    ft_str *keys = ft_arena_alloc(a, (n ? n : 1) * sizeof *keys);
+    stored *vals = ft_arena_alloc(a, (n ? n : 1) * sizeof *vals);
+    ft_code code = keys && vals ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
+    size_t maxk = 0;
+    for (size_t i = 0; i < n && code == FT_OK; i++) {
+        code = ft_kv__key_encode(ops[i].key, a, &keys[i], err);
+        if (code == FT_OK && keys[i].len > maxk)
+            maxk = keys[i].len;
+        if (code == FT_OK && ops[i].value != NULL)
+            code = prepare_value(e, a, ops[i].value, &vals[i], err);
+    }
+    unsigned char *scratch = code == FT_OK ? ft_arena_alloc(a, maxk + 8) : NULL;
+    if (code == FT_OK && scratch == NULL)
+        code = ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
+    if (code != FT_OK) {
+        ft_arena_destroy(a);
+        return code;
     }
     MDB_txn *txn;
     int rc = txn_begin(e, 0, &txn);
     if (rc != 0) {
-        code = lmdb_fail(err, rc, "write txn");
-        goto out;
+        ft_arena_destroy(a);
+        return lmdb_fail(err, rc, "write txn");
     }
     int64_t now = ft_now_ms();
-    MDB_val mk = {k.len, (void *)(uintptr_t)k.ptr}, cur;
-    rc = mdb_get(txn, e->data, &mk, &cur);
-    bool present = rc == 0 && is_live(&cur, now);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
-        code = lmdb_fail(err, rc, "cas read");
-        goto out;
-    }
     char *zbuf = NULL;
     size_t zcap = 0;
-    ft_str cv = {"", 0};
-    if (present && !stored_value(&cur, &zbuf, &zcap, &cv)) {
-        mdb_txn_abort(txn);
-        free(zbuf);
-        code = ft_err_set(err, FT_CORRUPT, 0, "lmdb: a compressed value does not decode");
-        goto out;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bool match = false;
+        rc = cas_one(e, txn, keys[i], ops[i].expected, ops[i].value ? &vals[i] : NULL,
+                     ops[i].ttl_ms, now, scratch, &zbuf, &zcap, &match);
+        ops[i].result = match ? FT_OK : FT_CONFLICT;
     }
-    bool match = expected == NULL
-                     ? !present
-                     : present && cv.len == expected->len &&
-                           (expected->len == 0 || memcmp(cv.ptr, expected->ptr, expected->len) == 0);
     free(zbuf);
-    if (!match) {
-        mdb_txn_abort(txn);
-        code = FT_CONFLICT;
-        goto out;
-    }
-    rc = write_one(e, txn, k, value, ttl_ms, now, scratch);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
-    if (rc != 0)
-        code = lmdb_fail(err, rc, "cas write");
-out:
-    ft_free(scratch);
-    ft_free((void *)(uintptr_t)k.ptr);
-    return code;
+    ft_arena_destroy(a);
+    if (rc == -1)
+        return ft_err_set(err, FT_CORRUPT, 0, "lmdb: a compressed value does not decode");
+    return rc == 0 ? FT_OK : lmdb_fail(err, rc, "cas write");
+}
+
+static ft_code lm_cas(void *state, ft_kv_key key, const ft_str *expected,
+                      const ft_str *value, int64_t ttl_ms, ft_err *err)
+{
+    ft_kv_cas_op op = {key, expected, value, ttl_ms, FT_OK};
+    ft_code code = lm_cas_many(state, &op, 1, err);
+    return code == FT_OK ? op.result : code;
 }
 
 static ft_code lm_sweep(void *state, size_t max, size_t *removed,
@@ -736,6 +773,7 @@ const ft_kv_backend ft_kv__lmdb_backend = {
     .batch = lm_batch,
     .list = lm_list,
     .cas = lm_cas,
+    .cas_many = lm_cas_many,
     .sweep = lm_sweep,
     .stats = lm_stats,
 };

@@ -64,6 +64,13 @@ static ft_str arena_str(ft_arena *a, const char *s, size_t n)
     return p ? (ft_str){p, n} : (ft_str){NULL, 0};
 }
 
+static ft_str buf_to_arena(ft_arena *a, ft_buf *b)
+{
+    if (!ft_buf_ok(b))
+        return (ft_str){NULL, 0};
+    return arena_str(a, b->ptr, b->len);
+}
+
 static ft_str arena_fmt_ts(ft_arena *a, int64_t ms)
 {
     char buf[32];
@@ -603,60 +610,77 @@ static void backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
-/* Brings Fedify's summary key in line with the stored records: read the
- * key, recompute from the records, CAS; a conflict means someone else
- * changed it in between, so start over. */
-static ft_code update_summary(ft_exporter *ex, const char *trace_id,
-                              ft_export_stats *st, ft_err *err)
+/* Brings Fedify's summary keys of n traces in line with their stored
+ * records: read each key, recompute from the records, then swap them all
+ * in one ft_kv_cas_many (one transaction on LMDB).  A conflict means
+ * someone else changed that summary in between: those traces start over. */
+static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t n,
+                                ft_export_stats *st, ft_err *err)
 {
     ft_arena *a = ft_arena_create(0);
-    if (a == NULL)
-        return nomem(err);
-    ft_buf b = {0};
-    ft_code rc = FT_OK;
-    for (unsigned attempt = 0;; attempt++) {
+    const char **todo = ft_calloc(n ? n : 1, sizeof *todo);
+    ft_kv_cas_op *ops = ft_calloc(n ? n : 1, sizeof *ops);
+    ft_code rc = a && todo && ops ? FT_OK : nomem(err);
+    size_t left = n;
+    if (rc == FT_OK)
+        memcpy(todo, ids, n * sizeof *todo);
+    for (unsigned attempt = 0; rc == FT_OK && left > 0; attempt++) {
         ft_arena_reset(a);
-        ft_buf_reset(&b);
-        ft_str tid = arena_str(a, trace_id, strlen(trace_id));
-        ft_kv_key k = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
-        if (k.parts == NULL || tid.ptr == NULL) {
-            rc = nomem(err);
-            break;
+        size_t m = 0;
+        for (size_t i = 0; i < left && rc == FT_OK; i++) {
+            ft_str tid = arena_str(a, todo[i], strlen(todo[i]));
+            ft_kv_key k = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
+            ft_str *cur = ft_arena_alloc(a, 2 * sizeof *cur);
+            if (k.parts == NULL || tid.ptr == NULL || cur == NULL) {
+                rc = nomem(err);
+                break;
+            }
+            rc = ft_kv_get(ex->kv, k, a, &cur[0], err);
+            if (rc != FT_OK && rc != FT_NOTFOUND)
+                break;
+            bool present = rc == FT_OK;
+            ft_trace_summary s;
+            bool found;
+            if ((rc = summarize(ex, todo[i], a, false, &s, &found, err)) != FT_OK)
+                break;
+            if (!found)
+                continue; /* records expired meanwhile: nothing to summarize */
+            ft_buf b = {0};
+            fedify_summary_json(&b, &s);
+            cur[1] = buf_to_arena(a, &b);
+            ft_buf_free(&b);
+            if (cur[1].ptr == NULL) {
+                rc = nomem(err);
+                break;
+            }
+            if (present && ft_str_eq(cur[0], cur[1]))
+                continue;
+            todo[m] = todo[i];
+            ops[m++] = (ft_kv_cas_op){k, present ? &cur[0] : NULL, &cur[1], ex->ttl_ms, FT_OK};
         }
-        ft_str cur;
-        rc = ft_kv_get(ex->kv, k, a, &cur, err);
-        if (rc != FT_OK && rc != FT_NOTFOUND)
+        if (rc != FT_OK || m == 0)
             break;
-        bool present = rc == FT_OK;
-        ft_trace_summary s;
-        bool found;
-        if ((rc = summarize(ex, trace_id, a, false, &s, &found, err)) != FT_OK)
+        if ((rc = ft_kv_cas_many(ex->kv, ops, m, err)) != FT_OK)
             break;
-        if (!found)
-            break; /* records expired meanwhile: nothing to summarize */
-        fedify_summary_json(&b, &s);
-        if (!ft_buf_ok(&b)) {
-            rc = nomem(err);
-            break;
-        }
-        ft_str next = ft_buf_str(&b);
-        if (present && ft_str_eq(cur, next))
-            break;
-        rc = ft_kv_cas(ex->kv, k, present ? &cur : NULL, &next, ex->ttl_ms, err);
-        if (rc != FT_CONFLICT)
+        left = 0;
+        for (size_t i = 0; i < m; i++)
+            if (ops[i].result == FT_CONFLICT)
+                todo[left++] = todo[i];
+        if (left == 0)
             break;
         if (st)
-            st->cas_retries++;
+            st->cas_retries += left;
         if (attempt + 1 >= CAS_MAX_ATTEMPTS) {
             rc = ft_err_set(err, FT_AGAIN, 0,
                             "exporter: summary of trace %s still contended "
                             "after %d attempts",
-                            trace_id, CAS_MAX_ATTEMPTS);
+                            todo[0], CAS_MAX_ATTEMPTS);
             break;
         }
         backoff(attempt);
     }
-    ft_buf_free(&b);
+    ft_free(ops);
+    ft_free(todo);
     ft_arena_destroy(a);
     return rc;
 }
@@ -871,12 +895,6 @@ static trace_acc *acc_for(ft_arena *a, accs *t, const char *id)
     return acc;
 }
 
-static ft_str buf_to_arena(ft_arena *a, ft_buf *b)
-{
-    if (!ft_buf_ok(b))
-        return (ft_str){NULL, 0};
-    return arena_str(a, b->ptr, b->len);
-}
 
 static int64_t event_ms(const ft_event *ev)
 {
@@ -933,8 +951,10 @@ static ft_code flush_cas(ft_exporter *ex, ft_arena *a, accs *traces,
                          : nomem(err);
             if (rc == FT_OK)
                 rc = cas_index(ex, a, acc, st, err);
-            if (rc == FT_OK)
-                rc = update_summary(ex, acc->id, st, err);
+            if (rc == FT_OK) {
+                const char *id = acc->id;
+                rc = update_summaries(ex, &id, 1, st, err);
+            }
         }
         if (rc != FT_OK)
             return rc;
@@ -977,10 +997,16 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
                       FT_STR_LIT(""), ex->ttl_ms))
             return nomem(err);
     ft_code rc = ft_kv_batch(ex->kv, j->o.v, j->o.n, err);
-    for (size_t i = 0; i < j->traces.n && rc == FT_OK; i++)
-        if (ex->summaries && j->traces.v[i].records.n)
-            rc = update_summary(ex, j->traces.v[i].id, j->st, err);
-    return rc;
+    if (rc != FT_OK || !ex->summaries)
+        return rc;
+    const char **ids = ft_arena_alloc(j->a, (j->traces.n ? j->traces.n : 1) * sizeof *ids);
+    if (ids == NULL)
+        return nomem(err);
+    size_t n = 0;
+    for (size_t i = 0; i < j->traces.n; i++)
+        if (j->traces.v[i].records.n)
+            ids[n++] = j->traces.v[i].id;
+    return update_summaries(ex, ids, n, j->st, err);
 }
 
 /* One fact key per service of the trace, and one per service with an

@@ -556,6 +556,47 @@ static void test_cas(void **state)
     fake_now = 1700000000000;
 }
 
+/* Several swaps in one call: each decided on its own, in order, and a
+ * large compressible value swapped and compared like any other. */
+static void test_cas_many(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    ft_kv_key a = K(S("cm"), S("a")), b = K(S("cm"), S("b")), c = K(S("cm"), S("c"));
+    if (!(f->caps & FT_KV_CAP_CAS)) {
+        ft_kv_cas_op op = {a, NULL, &S("v"), 0, FT_OK};
+        assert_int_equal(ft_kv_cas_many(f->kv, &op, 1, &err), FT_UNSUPPORTED);
+        return;
+    }
+    assert_int_equal(ft_kv_set(f->kv, b, S("old"), 0, &err), FT_OK);
+    char big[4000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = "summary "[i % 8];
+    ft_str bigs = {big, sizeof big};
+    ft_kv_cas_op ops[] = {
+        {a, NULL, &S("a1"), 0, FT_AGAIN},       /* absent: swapped */
+        {b, &S("nope"), &S("b1"), 0, FT_AGAIN}, /* wrong value: refused */
+        {a, &S("a1"), &bigs, 0, FT_AGAIN},      /* sees the first op's write */
+        {c, NULL, &S("c1"), 0, FT_AGAIN},
+        {c, &S("c1"), NULL, 0, FT_AGAIN},       /* delete */
+        {b, &S("old"), &S("b2"), 0, FT_AGAIN},
+    };
+    assert_int_equal(ft_kv_cas_many(f->kv, ops, 6, &err), FT_OK);
+    static const ft_code want[] = {FT_OK, FT_CONFLICT, FT_OK, FT_OK, FT_OK, FT_OK};
+    for (size_t i = 0; i < 6; i++)
+        if (ops[i].result != want[i])
+            fail_msg("%s: op %zu: %s, want %s", f->url, i, ft_code_name(ops[i].result),
+                     ft_code_name(want[i]));
+    expect_kv(f, a, big, sizeof big);
+    expect_kv(f, b, "b2", 2);
+    expect_kv(f, c, NULL, 0);
+    ft_kv_cas_op again = {a, &bigs, &S("a2"), 0, FT_AGAIN};
+    assert_int_equal(ft_kv_cas_many(f->kv, &again, 1, &err), FT_OK);
+    assert_int_equal(again.result, FT_OK);
+    expect_kv(f, a, "a2", 2);
+    assert_int_equal(ft_kv_cas_many(f->kv, NULL, 0, &err), FT_OK);
+}
+
 typedef struct counter_arg {
     const char *url;
     int rounds;
@@ -784,7 +825,7 @@ static void test_alloc_failures(void **state)
     X(test_get_set_delete) X(test_binary_keys_and_values) X(test_bad_keys)   \
     X(test_batch) X(test_large_value) X(test_compressible_values) X(test_ttl) \
     X(test_list)                                                             \
-    X(test_list_binary) X(test_list_paging) X(test_cas)                      \
+    X(test_list_binary) X(test_list_paging) X(test_cas) X(test_cas_many)                      \
     X(test_cas_concurrent) X(test_batch_concurrent) X(test_differential) X(test_alloc_failures)
 
 static int run_for(const char *url)
