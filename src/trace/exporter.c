@@ -186,6 +186,74 @@ static ft_code split_array(ft_str text, ft_arena *a, ft_str **out,
     return rc;
 }
 
+/* Skips one JSON value at p (of at most end); NULL when malformed.  Only
+ * as strict as finding its end needs. */
+static const char *skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\')
+                    p++;
+            if (p >= end)
+                return NULL;
+            p++;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            p++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return p; /* the end of the enclosing object */
+            depth--;
+            p++;
+        } else if (c == ',' && depth == 0) {
+            return p;
+        } else {
+            p++;
+        }
+        if (depth == 0 && (c == '"' || c == '}' || c == ']')) {
+            while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+                p++;
+            return p;
+        }
+    }
+    return depth == 0 ? p : NULL;
+}
+
+/* Splits a JSON array this exporter wrote (objects, no nesting surprises)
+ * into element texts without parsing them; false when it is not of that
+ * shape, and the caller parses it properly. */
+static bool split_compact(ft_str text, ft_arena *a, ft_str **out, size_t *n_out)
+{
+    const char *p = text.ptr + 1, *end = text.ptr + text.len;
+    size_t n = 0, cap = 16;
+    ft_str *items = ft_arena_alloc(a, cap * sizeof *items);
+    while (items != NULL && p < end && *p != ']') {
+        if (*p != '{')
+            return false;
+        const char *q = skip_value(p, end);
+        if (q == NULL || q >= end || (*q != ',' && *q != ']'))
+            return false;
+        if (n == cap) {
+            ft_str *grown = ft_arena_alloc(a, 2 * cap * sizeof *grown);
+            if (grown == NULL)
+                return false;
+            memcpy(grown, items, n * sizeof *items);
+            items = grown;
+            cap *= 2;
+        }
+        items[n++] = (ft_str){p, (size_t)(q - p)};
+        p = *q == ',' ? q + 1 : q;
+    }
+    if (items == NULL || p + 1 != end || *p != ']')
+        return false;
+    *out = items;
+    *n_out = n;
+    return true;
+}
+
 /* The values stored under [prefix, family..., trace] (LIST) or in the one
  * array at that key (CAS).  family may be empty (records). */
 static ft_code load_family(ft_exporter *ex, const char *family,
@@ -215,10 +283,32 @@ static ft_code load_family(ft_exporter *ex, const char *family,
     ft_str *items = ft_arena_alloc(a, (n ? n : 1) * sizeof *items);
     if (items == NULL)
         return nomem(err);
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        if (e[i].key.n > k.n) /* an exact [.., trace] key is a CAS list */
-            items[w++] = e[i].value;
+    size_t w = 0, cap = n ? n : 1;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].key.n <= k.n)
+            continue; /* an exact [.., trace] key is a CAS list */
+        ft_str v = e[i].value;
+        if (family == NULL || v.len == 0 || v.ptr[0] != '[') {
+            items[w++] = v;
+            continue;
+        }
+        /* several spans written by one batch */
+        ft_str *parts;
+        size_t np;
+        if (!split_compact(v, a, &parts, &np) &&
+            (rc = split_array(v, a, &parts, &np, err)) != FT_OK)
+            return rc;
+        if (w + np + (n - i - 1) > cap) {
+            cap = 2 * (w + np + (n - i - 1));
+            ft_str *grown = ft_arena_alloc(a, cap * sizeof *grown);
+            if (grown == NULL)
+                return nomem(err);
+            memcpy(grown, items, w * sizeof *items);
+            items = grown;
+        }
+        memcpy(items + w, parts, np * sizeof *parts);
+        w += np;
+    }
     *out = items;
     *n_out = w;
     return FT_OK;
@@ -238,12 +328,20 @@ typedef struct keyed {
     ft_str s;
 } keyed;
 
+static int str_bytes_cmp(ft_str a, ft_str b)
+{
+    int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+    return c ? c : a.len < b.len ? -1 : a.len > b.len;
+}
+
+/* By time, then by text: copies of one span end up side by side. */
 static int keyed_cmp(const void *a, const void *b)
 {
     const keyed *x = a, *y = b;
     if (x->t != y->t)
         return x->t < y->t ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
+    int c = str_bytes_cmp(x->s, y->s);
+    return c ? c : x->i < y->i ? -1 : x->i > y->i;
 }
 
 static void sort_by_time(ft_str *items, size_t n, const char *field)
@@ -268,9 +366,18 @@ ft_code ft_exporter_spans(ft_exporter *ex, const char *trace_id,
                           ft_err *err)
 {
     ft_code rc = load_family(ex, "_spans", trace_id, arena, out, n_out, err);
-    if (rc == FT_OK)
-        sort_by_time(*out, *n_out, "startTimeUnixNano");
-    return rc;
+    if (rc != FT_OK)
+        return rc;
+    sort_by_time(*out, *n_out, "startTimeUnixNano");
+    /* A span sent again in a batch cut differently is stored twice, byte
+     * for byte the same: show it once. */
+    ft_str *v = *out;
+    size_t w = 0;
+    for (size_t i = 0; i < *n_out; i++)
+        if (w == 0 || !ft_str_eq(v[w - 1], v[i]))
+            v[w++] = v[i];
+    *n_out = w;
+    return FT_OK;
 }
 
 ft_code ft_exporter_logs(ft_exporter *ex, const char *trace_id,
@@ -432,41 +539,6 @@ static ft_code trace_services(ft_exporter *ex, const char *trace_id,
     return FT_OK;
 }
 
-/* Skips one JSON value at p (of at most end); NULL when malformed.  Only
- * as strict as finding its end needs. */
-static const char *skip_value(const char *p, const char *end)
-{
-    int depth = 0;
-    while (p < end) {
-        char c = *p;
-        if (c == '"') {
-            for (p++; p < end && *p != '"'; p++)
-                if (*p == '\\')
-                    p++;
-            if (p >= end)
-                return NULL;
-            p++;
-        } else if (c == '{' || c == '[') {
-            depth++;
-            p++;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                return p; /* the end of the enclosing object */
-            depth--;
-            p++;
-        } else if (c == ',' && depth == 0) {
-            return p;
-        } else {
-            p++;
-        }
-        if (depth == 0 && (c == '"' || c == '}' || c == ']')) {
-            while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-                p++;
-            return p;
-        }
-    }
-    return depth == 0 ? p : NULL;
-}
 
 /* A record without its "activityJson" member (kilobytes that summaries do
  * not need), parsed; the whole record when the shortcut does not apply. */
@@ -864,6 +936,7 @@ static bool ops_push(ft_arena *a, ops *o, ft_kv_key k, ft_str val, int64_t ttl)
  * of traces whose summary must be refreshed). */
 typedef struct trace_acc {
     char id[33];
+    char first_span[17]; /* LIST: names the key of the trace's spans */
     texts spans, logs, records;
     texts index; /* CAS strategy: [ms,"traceId"] entries */
     texts facts; /* LIST: "s"/"e" + service already written in this batch */
@@ -988,6 +1061,35 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
 {
     if (!j->list)
         return flush_cas(ex, j->a, &j->traces, j->st, err);
+    /* A trace's spans of this batch are one value (an array when more than
+     * one), keyed by the first: a fraction of the keys, and compressed
+     * together they take a fraction of the bytes. */
+    for (size_t i = 0; i < j->traces.n; i++) {
+        trace_acc *acc = &j->traces.v[i];
+        if (acc->spans.n == 0)
+            continue;
+        ft_str v = acc->spans.v[0];
+        if (acc->spans.n > 1) {
+            size_t len = 1;
+            for (size_t k = 0; k < acc->spans.n; k++)
+                len += acc->spans.v[k].len + 1;
+            char *p = ft_arena_alloc(j->a, len);
+            if (p == NULL)
+                return nomem(err);
+            v = (ft_str){p, len};
+            for (size_t k = 0; k < acc->spans.n; k++) {
+                *p++ = k ? ',' : '[';
+                memcpy(p, acc->spans.v[k].ptr, acc->spans.v[k].len);
+                p += acc->spans.v[k].len;
+            }
+            *p = ']';
+        }
+        if (!ops_push(j->a, &j->o,
+                      KEY(ex, j->a, FT_STR_LIT("_spans"), arena_str(j->a, acc->id, 32),
+                          arena_str(j->a, acc->first_span, 16)),
+                      v, ex->ttl_ms))
+            return nomem(err);
+    }
     /* the arrival index that eviction walks, oldest first */
     ft_str minute = arena_fmt_ts(j->a, ft_now_ms() / 60000 * 60000);
     for (size_t i = 0; i < j->traces.n; i++)
@@ -1094,9 +1196,11 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
             rc = nomem(err);
             break;
         }
-        bool ok = j.list ? ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_spans"), t, s), sj, ex->ttl_ms) &&
-                               push_facts(ex, a, &j.o, acc, t, sp) && push_links(ex, a, &j.o, t, s, sp)
-                         : texts_push(a, &acc->spans, sj);
+        if (acc->spans.n == 0)
+            memcpy(acc->first_span, sid, sizeof sid);
+        bool ok = texts_push(a, &acc->spans, sj) &&
+                  (!j.list || (push_facts(ex, a, &j.o, acc, t, sp) &&
+                               push_links(ex, a, &j.o, t, s, sp)));
         unsigned ordinal = 0;
         for (size_t e = 0; e < sp->n_events && ok; e++) {
             const ft_event *ev = &sp->events[e];

@@ -395,6 +395,55 @@ static void run_two_events(const char *url)
 static void test_two_events_one_span_list(void **s) { (void)s; run_two_events(store_url("lmdb", "")); }
 static void test_two_events_one_span_cas(void **s) { (void)s; run_two_events(store_url("lmdb", "?caps=cas")); }
 
+/* A batch's spans of one trace are stored together (one key on LIST); a
+ * later batch of the same trace adds to them, and spans sent again in a
+ * batch cut differently are listed once. */
+static void run_grouped_spans(const char *url)
+{
+    env e;
+    env_open(&e, url, 0);
+    ft_arena *a = ft_arena_create(0);
+    ft_span sp[5];
+    for (unsigned i = 0; i < 5; i++)
+        mk_span(a, &sp[i], 7, 10 + i, i == 2, "Create", 1795302980000000000ull + i * 1000);
+    ft_span_batch first = {sp, 3, 0, {NULL, 0}}; /* spans 10, 11, 12 */
+    assert_int_equal(ft_exporter_export_spans(e.ex, &first, NULL, NULL), FT_OK);
+    ft_span_batch recut = {sp + 1, 4, 0, {NULL, 0}}; /* 11, 12 again, and 13, 14 */
+    assert_int_equal(ft_exporter_export_spans(e.ex, &recut, NULL, NULL), FT_OK);
+    char tid[33];
+    trace_hex(7, tid);
+    ft_str *got;
+    size_t n;
+    assert_int_equal(ft_exporter_spans(e.ex, tid, e.arena, &got, &n, NULL), FT_OK);
+    assert_int_equal(n, 5);
+    for (unsigned i = 0; i < 5; i++) {
+        json_t *o = json_loadb(got[i].ptr, got[i].len, 0, NULL);
+        char want[17];
+        ft_hex_encode(sp[i].span_id, 8, want);
+        assert_string_equal(json_string_value(json_object_get(o, "spanId")), want);
+        json_decref(o);
+    }
+    if (ft_exporter_strategy(e.ex) == FT_STRATEGY_LIST) {
+        /* two values under [P, "_spans", trace]: one per batch */
+        ft_kv_entry *ents;
+        ft_str parts[] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces"), FT_STR_LIT("_spans"),
+                          {tid, 32}};
+        assert_int_equal(ft_kv_list(e.kv, (ft_kv_key){parts, 4}, NULL, e.arena, &ents, &n, NULL),
+                         FT_OK);
+        assert_int_equal(n, 2);
+        assert_int_equal(ents[0].value.ptr[0], '[');
+    }
+    ft_trace_summary *s;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, NULL, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].activity_count, 1);
+    ft_arena_destroy(a);
+    env_close(&e);
+}
+
+static void test_grouped_spans_list(void **s) { (void)s; run_grouped_spans(store_url("lmdb", "")); }
+static void test_grouped_spans_cas(void **s) { (void)s; run_grouped_spans(store_url("lmdb", "?caps=cas")); }
+
 /* ---- TTL ---- */
 
 static void run_ttl(const char *url)
@@ -1126,6 +1175,8 @@ int main(void)
         cmocka_unit_test(test_create_needs_capabilities),
         cmocka_unit_test(test_two_events_one_span_list),
         cmocka_unit_test(test_two_events_one_span_cas),
+        cmocka_unit_test(test_grouped_spans_list),
+        cmocka_unit_test(test_grouped_spans_cas),
         cmocka_unit_test(test_ttl_lmdb_list),
         cmocka_unit_test(test_ttl_lmdb_cas),
         cmocka_unit_test(test_ttl_memory),
