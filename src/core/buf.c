@@ -185,9 +185,31 @@ void ft_json_key(ft_buf *b, bool *first, const char *key)
     ft_buf_putc(b, ':');
 }
 
+void ft_buf_put_u64(ft_buf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do
+        tmp[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    ft_buf_put(b, tmp + i, sizeof tmp - i);
+}
+
+void ft_buf_put_i64(ft_buf *b, int64_t v)
+{
+    if (v < 0) {
+        ft_buf_putc(b, '-');
+        ft_buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        ft_buf_put_u64(b, (uint64_t)v);
+    }
+}
+
 void ft_json_u64_str(ft_buf *b, uint64_t v)
 {
-    ft_buf_printf(b, "\"%llu\"", (unsigned long long)v);
+    ft_buf_putc(b, '"');
+    ft_buf_put_u64(b, v);
+    ft_buf_putc(b, '"');
 }
 
 void ft_json_double(ft_buf *b, double d)
@@ -221,7 +243,9 @@ void ft_json_anyvalue(ft_buf *b, const ft_value *v, int depth)
         ft_buf_puts(b, v->u.b ? "{\"boolValue\":true" : "{\"boolValue\":false");
         break;
     case FT_VAL_INT:
-        ft_buf_printf(b, "{\"intValue\":\"%lld\"", (long long)v->u.i);
+        ft_buf_puts(b, "{\"intValue\":\"");
+        ft_buf_put_i64(b, v->u.i);
+        ft_buf_putc(b, '"');
         break;
     case FT_VAL_DOUBLE:
         ft_buf_puts(b, "{\"doubleValue\":");

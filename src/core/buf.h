@@ -35,6 +35,9 @@ const char *ft_buf_cstr(ft_buf *b);
 /* A JSON string literal with quotes.  Escapes as JSON.stringify does
  * (\" \\ \b \f \n \r \t, other controls as \u00XX); invalid UTF-8 becomes
  * U+FFFD so that the output is always valid JSON. */
+/* decimal digits, no printf */
+void ft_buf_put_u64(ft_buf *b, uint64_t v);
+void ft_buf_put_i64(ft_buf *b, int64_t v);
 void ft_json_str(ft_buf *b, ft_str s);
 void ft_json_cstr(ft_buf *b, const char *s);
 /* "key": with a leading comma unless *first; clears *first. */

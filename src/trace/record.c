@@ -235,9 +235,13 @@ bool ft__activity_record_json(const ft_span *sp, const ft_event *ev,
 static void put_id_field(ft_buf *b, const char *key, const uint8_t *id,
                          size_t n)
 {
-    char hex[33];
-    ft_hex_encode(id, n, hex);
-    ft_buf_printf(b, ",\"%s\":\"%s\"", key, hex);
+    char hex[35];
+    ft_hex_encode(id, n, hex + 1);
+    hex[0] = hex[2 * n + 1] = '"';
+    ft_buf_puts(b, ",\"");
+    ft_buf_puts(b, key);
+    ft_buf_puts(b, "\":");
+    ft_buf_put(b, hex, 2 * n + 2);
 }
 
 static void put_resource_scope(ft_buf *b, const ft_resource *r,
@@ -267,9 +271,11 @@ static void put_resource_scope(ft_buf *b, const ft_resource *r,
 
 void ft__span_json(ft_buf *b, const ft_span *sp, const ft_peer *peer)
 {
-    char tid[33];
-    ft_hex_encode(sp->trace_id, 16, tid);
-    ft_buf_printf(b, "{\"traceId\":\"%s\"", tid);
+    char tid[35];
+    ft_hex_encode(sp->trace_id, 16, tid + 1);
+    tid[0] = tid[33] = '"';
+    ft_buf_puts(b, "{\"traceId\":");
+    ft_buf_put(b, tid, 34);
     put_id_field(b, "spanId", sp->span_id, 8);
     if (sp->has_parent)
         put_id_field(b, "parentSpanId", sp->parent_span_id, 8);
@@ -281,7 +287,9 @@ void ft__span_json(ft_buf *b, const ft_span *sp, const ft_peer *peer)
         ft_buf_printf(b, ",\"flags\":%u", sp->flags);
     ft_buf_puts(b, ",\"name\":");
     ft_json_str(b, sp->name);
-    ft_buf_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":", (int)sp->kind);
+    ft_buf_puts(b, ",\"kind\":");
+    ft_buf_put_i64(b, (int64_t)sp->kind);
+    ft_buf_puts(b, ",\"startTimeUnixNano\":");
     ft_json_u64_str(b, sp->start_ns);
     ft_buf_puts(b, ",\"endTimeUnixNano\":");
     ft_json_u64_str(b, sp->end_ns);
