@@ -40,6 +40,12 @@ typedef struct lmdb_env {
     ino_t ino;
     int refs;
     bool compress; /* store large values as zstd frames (?compress=0: no) */
+    /* group commit: writes queue here; one thread at a time commits all
+     * that queued while the previous commit ran */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    struct wjob *queue, **queue_tail;
+    bool committing;
     struct lmdb_env *next;
 } lmdb_env;
 
@@ -116,6 +122,9 @@ static ft_code env_open(const char *path, size_t mapsize, unsigned flags,
         code = ft_err_set(err, FT_NOMEM, 0, "out of memory");
         goto fail;
     }
+    pthread_mutex_init(&e->gmu, NULL);
+    pthread_cond_init(&e->gcv, NULL);
+    e->queue_tail = &e->queue;
     if ((rc = mdb_env_create(&e->env)) != 0) {
         code = lmdb_fail(err, rc, "env_create");
         goto fail;
@@ -147,6 +156,10 @@ fail:
     pthread_mutex_unlock(&envs_lock);
     if (e != NULL && e->env != NULL)
         mdb_env_close(e->env);
+    if (e != NULL) {
+        pthread_mutex_destroy(&e->gmu);
+        pthread_cond_destroy(&e->gcv);
+    }
     ft_free(e);
     return code;
 }
@@ -200,6 +213,8 @@ static void lm_close(void *state)
     pthread_mutex_unlock(&envs_lock);
     if (last) {
         mdb_env_close(e->env);
+        pthread_mutex_destroy(&e->gmu);
+        pthread_cond_destroy(&e->gcv);
         ft_free(e);
     }
 }
@@ -443,6 +458,155 @@ static ft_code lm_get(void *state, ft_kv_key key, ft_arena *arena,
     return FT_OK;
 }
 
+/* ---- writes: group commit ---- */
+
+/* One write of a job: a put (value) or a delete (value NULL), after a
+ * comparison when cas is set. */
+typedef struct wop {
+    ft_str key;
+    const stored *value;
+    int64_t ttl_ms;
+    bool cas;
+    const ft_str *expected; /* cas: NULL = must be absent */
+    ft_code *result;        /* cas: FT_OK or FT_CONFLICT */
+} wop;
+
+/* One caller's writes, all or nothing. */
+typedef struct wjob {
+    wop *ops;
+    size_t n;
+    unsigned char *scratch; /* room for the longest key + 8 */
+    int rc;                 /* LMDB's, 0 when committed; -1: corrupt value */
+    bool done;
+    struct wjob *next;
+} wjob;
+
+static int cas_one(lmdb_env *e, MDB_txn *txn, ft_str k, const ft_str *expected,
+                   const stored *value, int64_t ttl_ms, int64_t now,
+                   unsigned char *scratch, char **zbuf, size_t *zcap, bool *match);
+
+static int apply_job(lmdb_env *e, MDB_txn *txn, wjob *j, int64_t now)
+{
+    char *zbuf = NULL;
+    size_t zcap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < j->n && rc == 0; i++) {
+        wop *o = &j->ops[i];
+        if (!o->cas) {
+            rc = write_one(e, txn, o->key, o->value, o->ttl_ms, now, j->scratch);
+            continue;
+        }
+        bool match = false;
+        rc = cas_one(e, txn, o->key, o->expected, o->value, o->ttl_ms, now, j->scratch,
+                     &zbuf, &zcap, &match);
+        *o->result = match ? FT_OK : FT_CONFLICT;
+    }
+    free(zbuf);
+    return rc;
+}
+
+/* Commits the jobs of one group in one write transaction: each in a
+ * nested transaction of its own when there are several (a job that fails
+ * leaves the others alone), then one commit and one sync for all. */
+static void commit_group(lmdb_env *e, wjob *group)
+{
+    MDB_txn *txn;
+    int rc = txn_begin(e, 0, &txn);
+    int64_t now = ft_now_ms();
+    if (rc == 0 && group->next == NULL) {
+        rc = apply_job(e, txn, group, now);
+        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+        group->rc = rc;
+        return;
+    }
+    bool any = false;
+    for (wjob *j = group; j != NULL; j = j->next) {
+        MDB_txn *child;
+        j->rc = rc != 0 ? rc : mdb_txn_begin(e->env, txn, 0, &child);
+        if (j->rc != 0)
+            continue;
+        j->rc = apply_job(e, child, j, now);
+        j->rc = j->rc == 0 ? mdb_txn_commit(child) : (mdb_txn_abort(child), j->rc);
+        any |= j->rc == 0;
+    }
+    if (rc != 0)
+        return;
+    rc = any ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), 0);
+    for (wjob *j = group; j != NULL && rc != 0; j = j->next)
+        if (j->rc == 0)
+            j->rc = rc;
+}
+
+/* Queues a job and returns when it is committed or failed.  Whoever finds
+ * no commit running commits everything queued, its own job among it;
+ * jobs that arrive meanwhile wait for the next round.  Under concurrent
+ * writers this turns many syncs into one. */
+static int run_job(lmdb_env *e, wjob *j)
+{
+    pthread_mutex_lock(&e->gmu);
+    *e->queue_tail = j;
+    e->queue_tail = &j->next;
+    while (!j->done) {
+        if (e->committing) {
+            pthread_cond_wait(&e->gcv, &e->gmu);
+            continue;
+        }
+        wjob *group = e->queue;
+        e->queue = NULL;
+        e->queue_tail = &e->queue;
+        e->committing = true;
+        pthread_mutex_unlock(&e->gmu);
+        commit_group(e, group);
+        pthread_mutex_lock(&e->gmu);
+        for (wjob *g = group; g != NULL;) {
+            wjob *next = g->next; /* g may go once done is set */
+            g->done = true;
+            g = next;
+        }
+        e->committing = false;
+        pthread_cond_broadcast(&e->gcv);
+    }
+    pthread_mutex_unlock(&e->gmu);
+    return j->rc;
+}
+
+/* Encodes the keys and prepares the values of n writes into a job. */
+static ft_code job_prepare(ft_arena *a, wjob *j, size_t n, ft_err *err)
+{
+    memset(j, 0, sizeof *j);
+    j->n = n;
+    j->ops = ft_arena_calloc(a, (n ? n : 1) * sizeof *j->ops);
+    return j->ops ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory in a write");
+}
+
+static ft_code job_op(lmdb_env *e, ft_arena *a, wop *o, ft_kv_key key,
+                      const ft_str *value, size_t *maxk, ft_err *err)
+{
+    ft_code code = ft_kv__key_encode(key, a, &o->key, err);
+    if (code != FT_OK)
+        return code;
+    if (o->key.len > 511)
+        return ft_err_set(err, FT_INVAL, 0,
+                          "lmdb: encoded key of %zu bytes exceeds the 503-byte "
+                          "limit of LMDB keys",
+                          o->key.len);
+    if (o->key.len > *maxk)
+        *maxk = o->key.len;
+    if (value == NULL)
+        return FT_OK;
+    stored *sv = ft_arena_alloc(a, sizeof *sv);
+    if (sv == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory in a write");
+    o->value = sv;
+    return prepare_value(e, a, value, sv, err);
+}
+
+static ft_code job_finish(ft_arena *a, wjob *j, size_t maxk, ft_err *err)
+{
+    j->scratch = ft_arena_alloc(a, maxk + 8);
+    return j->scratch ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory in a write");
+}
+
 static ft_code lm_batch(void *state, const ft_kv_op *ops, size_t n,
                         ft_err *err)
 {
@@ -450,50 +614,23 @@ static ft_code lm_batch(void *state, const ft_kv_op *ops, size_t n,
     ft_arena *a = ft_arena_create(0);
     if (a == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
-    ft_str *keys = ft_arena_alloc(a, n * sizeof *keys);
+    wjob j;
     size_t maxk = 0;
-    ft_code code = keys ? FT_OK
-                        : ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
-    stored *vals = ft_arena_alloc(a, n * sizeof *vals);
-    if (vals == NULL && code == FT_OK)
-        code = ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
+    ft_code code = job_prepare(a, &j, n, err);
     for (size_t i = 0; i < n && code == FT_OK; i++) {
-        code = ft_kv__key_encode(ops[i].key, a, &keys[i], err);
-        if (code == FT_OK && keys[i].len > maxk)
-            maxk = keys[i].len;
-        if (code == FT_OK && ops[i].type == FT_KV_SET)
-            code = prepare_value(e, a, &ops[i].value, &vals[i], err);
+        j.ops[i].ttl_ms = ops[i].ttl_ms;
+        code = job_op(e, a, &j.ops[i], ops[i].key,
+                      ops[i].type == FT_KV_SET ? &ops[i].value : NULL, &maxk, err);
     }
-    unsigned char *scratch = code == FT_OK ? ft_arena_alloc(a, maxk + 8) : NULL;
-    if (code == FT_OK && scratch == NULL)
-        code = ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
-    if (code != FT_OK) {
-        ft_arena_destroy(a);
-        return code;
+    if (code == FT_OK)
+        code = job_finish(a, &j, maxk, err);
+    if (code == FT_OK && n > 0) {
+        int rc = run_job(e, &j);
+        if (rc != 0)
+            code = lmdb_fail(err, rc, "batch write");
     }
-    if (maxk > 511) {
-        ft_arena_destroy(a);
-        return ft_err_set(err, FT_INVAL, 0,
-                          "lmdb: encoded key of %zu bytes exceeds the 503-byte "
-                          "limit of LMDB keys",
-                          maxk);
-    }
-    MDB_txn *txn;
-    int rc = txn_begin(e, 0, &txn);
-    if (rc != 0) {
-        ft_arena_destroy(a);
-        return lmdb_fail(err, rc, "write txn");
-    }
-    int64_t now = ft_now_ms();
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = write_one(e, txn, keys[i], ops[i].type == FT_KV_SET ? &vals[i] : NULL,
-                       ops[i].ttl_ms, now, scratch);
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
     ft_arena_destroy(a);
-    return rc == 0 ? FT_OK : lmdb_fail(err, rc, "batch write");
+    return code;
 }
 
 static bool has_prefix(const MDB_val *k, ft_str p)
@@ -630,48 +767,28 @@ static ft_code lm_cas_many(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err
     ft_arena *a = ft_arena_create(0);
     if (a == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
-    ft_str *keys = ft_arena_alloc(a, (n ? n : 1) * sizeof *keys);
-    stored *vals = ft_arena_alloc(a, (n ? n : 1) * sizeof *vals);
-    ft_code code = keys && vals ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
+    wjob j;
     size_t maxk = 0;
+    ft_code code = job_prepare(a, &j, n, err);
     for (size_t i = 0; i < n && code == FT_OK; i++) {
-        code = ft_kv__key_encode(ops[i].key, a, &keys[i], err);
-        if (code == FT_OK && keys[i].len > maxk)
-            maxk = keys[i].len;
-        if (code == FT_OK && ops[i].value != NULL)
-            code = prepare_value(e, a, ops[i].value, &vals[i], err);
+        wop *o = &j.ops[i];
+        o->ttl_ms = ops[i].ttl_ms;
+        o->cas = true;
+        o->expected = ops[i].expected;
+        o->result = &ops[i].result;
+        code = job_op(e, a, o, ops[i].key, ops[i].value, &maxk, err);
     }
-    unsigned char *scratch = code == FT_OK ? ft_arena_alloc(a, maxk + 8) : NULL;
-    if (code == FT_OK && scratch == NULL)
-        code = ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
-    if (code != FT_OK) {
-        ft_arena_destroy(a);
-        return code;
+    if (code == FT_OK)
+        code = job_finish(a, &j, maxk, err);
+    if (code == FT_OK && n > 0) {
+        int rc = run_job(e, &j);
+        if (rc == -1)
+            code = ft_err_set(err, FT_CORRUPT, 0, "lmdb: a compressed value does not decode");
+        else if (rc != 0)
+            code = lmdb_fail(err, rc, "cas write");
     }
-    MDB_txn *txn;
-    int rc = txn_begin(e, 0, &txn);
-    if (rc != 0) {
-        ft_arena_destroy(a);
-        return lmdb_fail(err, rc, "write txn");
-    }
-    int64_t now = ft_now_ms();
-    char *zbuf = NULL;
-    size_t zcap = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        bool match = false;
-        rc = cas_one(e, txn, keys[i], ops[i].expected, ops[i].value ? &vals[i] : NULL,
-                     ops[i].ttl_ms, now, scratch, &zbuf, &zcap, &match);
-        ops[i].result = match ? FT_OK : FT_CONFLICT;
-    }
-    free(zbuf);
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
     ft_arena_destroy(a);
-    if (rc == -1)
-        return ft_err_set(err, FT_CORRUPT, 0, "lmdb: a compressed value does not decode");
-    return rc == 0 ? FT_OK : lmdb_fail(err, rc, "cas write");
+    return code;
 }
 
 static ft_code lm_cas(void *state, ft_kv_key key, const ft_str *expected,

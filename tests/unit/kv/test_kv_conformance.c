@@ -799,6 +799,76 @@ static void test_open_errors(void **state)
     ft_kv_close(kv);
 }
 
+typedef struct lmdb_writer {
+    const char *url;
+    size_t value_len; /* larger than the map: every batch fails */
+    int ok, full, other;
+} lmdb_writer;
+
+static void *lmdb_writer_thread(void *p)
+{
+    lmdb_writer *w = p;
+    ft_kv *kv;
+    ft_err err = {0};
+    if (ft_kv_open(w->url, &kv, &err) != FT_OK)
+        return "open failed";
+    char *v = calloc(1, w->value_len);
+    for (int i = 0; i < 200; i++) {
+        /* incompressible bytes, so that the size is what is stored */
+        for (size_t k = 0; k < w->value_len; k++)
+            v[k] = (char)((k * 2654435761u + (size_t)i * 40503u) >> 13);
+        char name[32];
+        int nl = snprintf(name, sizeof name, "w%zu-%d", w->value_len, i);
+        ft_str part = {name, (size_t)nl};
+        ft_kv_op op = {FT_KV_SET, {&part, 1}, {v, w->value_len}, 0};
+        ft_code rc = ft_kv_batch(kv, &op, 1, &err);
+        if (rc == FT_OK)
+            w->ok++;
+        else if (rc == FT_FULL)
+            w->full++;
+        else
+            w->other++;
+    }
+    free(v);
+    ft_kv_close(kv);
+    return NULL;
+}
+
+/* LMDB commits the writes of concurrent callers together: one that cannot
+ * fit fails alone, and the others in its group are committed. */
+static void test_lmdb_group_commit_failure(void **state)
+{
+    (void)state;
+    char *dir = ft_test_tmpdir("kvgroup");
+    char url[600];
+    snprintf(url, sizeof url, "lmdb:%s?mapsize=1M&compress=0", dir);
+    lmdb_writer w[3] = {{url, 64, 0, 0, 0}, {url, 4 << 20, 0, 0, 0}, {url, 100, 0, 0, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, lmdb_writer_thread, &w[i]);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(w[0].ok, 200);
+    assert_int_equal(w[2].ok, 200);
+    assert_int_equal(w[1].full, 200);
+    assert_int_equal(w[0].other + w[1].other + w[2].other, 0);
+    ft_kv *kv;
+    ft_err err = {0};
+    assert_int_equal(ft_kv_open(url, &kv, &err), FT_OK);
+    ft_arena *a = ft_arena_create(0);
+    for (int i = 0; i < 200; i += 37) {
+        char name[32];
+        int nl = snprintf(name, sizeof name, "w64-%d", i);
+        ft_str part = {name, (size_t)nl}, got;
+        assert_int_equal(ft_kv_get(kv, (ft_kv_key){&part, 1}, a, &got, &err), FT_OK);
+        assert_int_equal(got.len, 64);
+    }
+    ft_arena_destroy(a);
+    ft_kv_close(kv);
+    ft_test_rmrf(dir);
+    free(dir);
+}
+
 /* Allocation failures anywhere return FT_NOMEM and leave the store as it
  * was; the suite's leak checker (ASan) sees nothing leaked. */
 static void test_alloc_failures(void **state)
@@ -872,7 +942,8 @@ int main(void)
         free(copy);
     }
     int failed = 0;
-    const struct CMUnitTest once[] = {cmocka_unit_test(test_open_errors)};
+    const struct CMUnitTest once[] = {cmocka_unit_test(test_open_errors),
+                                      cmocka_unit_test(test_lmdb_group_commit_failure)};
     failed += cmocka_run_group_tests_name("kv open", once, NULL, NULL);
     for (size_t i = 0; i < n_urls; i++) {
         failed += run_for(urls[i]);
