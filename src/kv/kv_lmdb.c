@@ -17,6 +17,12 @@
  * directory's device and inode).  MDB_NOTLS lets every thread run its own
  * read transactions.  Several processes may open the same directory; LMDB
  * serialises their write transactions through its lock file.
+ *
+ * Writes (batches and compare-and-swaps) are group-committed: values are
+ * compressed by the caller's thread, then the caller queues its writes;
+ * whoever finds no commit running takes the whole queue into one write
+ * transaction, each caller's writes in a nested transaction (so a failing
+ * one fails alone), and commits and syncs once for all of them.
  */
 #include "core/config.h"
 #include "kv/kv_int.h"
