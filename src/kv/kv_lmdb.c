@@ -4,7 +4,7 @@
  * Layout: two named databases in one environment (a directory).
  *   "data": encoded tuple key -> [expiry ms, 8 bytes little-endian, 0 = none]
  *           followed by the value bytes; when the expiry word's top bit is
- *           set the bytes are a zstd frame of the value (values of 256
+ *           set the bytes are a zstd frame of the value (values of 512
  *           bytes or more are stored so when that saves an eighth: less
  *           to write and to fsync; stores written before keep working);
  *   "exp":  [expiry ms, 8 bytes big-endian] + encoded key -> empty, an index
@@ -237,7 +237,7 @@ static int txn_begin(lmdb_env *e, unsigned flags, MDB_txn **txn)
 }
 
 #define ZFLAG ((uint64_t)1 << 63) /* in the expiry word: the value is zstd */
-#define COMPRESS_MIN 256
+#define COMPRESS_MIN 512
 
 static uint64_t stored_word(const MDB_val *v)
 {

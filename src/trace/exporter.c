@@ -575,6 +575,88 @@ static json_t *load_record_brief(ft_str rec, ft_buf *scratch)
     return json_loadb(rec.ptr, rec.len, JSON_ALLOW_NUL, NULL);
 }
 
+/* JSON strings of a stored array into the arena; false on a wrong shape. */
+static bool strs_from_json(ft_arena *a, json_t *arr, bool values, ft_str **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(arr))
+        return false;
+    size_t m = json_array_size(arr);
+    if (m == 0)
+        return true;
+    ft_str *v = ft_arena_alloc(a, m * sizeof *v);
+    if (v == NULL)
+        return false;
+    for (size_t i = 0; i < m; i++) {
+        json_t *x = json_array_get(arr, i);
+        if (values) { /* activity types: any JSON value, kept as JSON text */
+            char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+            v[i] = t ? arena_str(a, t, strlen(t)) : (ft_str){NULL, 0};
+            free(t);
+        } else {
+            if (!json_is_string(x))
+                return false;
+            v[i] = arena_str(a, json_string_value(x), json_string_length(x));
+        }
+        if (v[i].ptr == NULL)
+            return false;
+    }
+    *out = v;
+    *n = m;
+    return true;
+}
+
+/* The summary kept at [P, "_tsum", traceId] (written with Fedify's
+ * summary after records are stored): what lists need from the records
+ * without reading them.  *found false when there is none or it does not
+ * read as one; the caller then derives it from the records. */
+static ft_code stored_summary(ft_exporter *ex, const char *trace_id, ft_arena *a,
+                              ft_trace_summary *s, bool *found, ft_err *err)
+{
+    *found = false;
+    ft_kv_key k = KEY(ex, a, FT_STR_LIT("_tsum"), arena_str(a, trace_id, strlen(trace_id)));
+    if (k.parts == NULL)
+        return nomem(err);
+    ft_str v;
+    ft_code rc = ft_kv_get(ex->kv, k, a, &v, err);
+    if (rc == FT_NOTFOUND)
+        return FT_OK;
+    if (rc != FT_OK)
+        return rc;
+    json_t *o = json_loadb(v.ptr, v.len, 0, NULL);
+    const char *ts = json_string_value(json_object_get(o, "timestamp"));
+    json_t *count = json_object_get(o, "activityCount");
+    json_t *dirs = json_object_get(o, "directions");
+    memset(s, 0, sizeof *s);
+    bool ok = ts != NULL && strlen(ts) < sizeof s->timestamp && json_is_integer(count) &&
+              json_integer_value(count) > 0 && json_is_array(dirs) &&
+              strs_from_json(a, json_object_get(o, "activityTypes"), true, &s->activity_types,
+                             &s->n_activity_types) &&
+              strs_from_json(a, json_object_get(o, "actors"), false, &s->actors, &s->n_actors) &&
+              strs_from_json(a, json_object_get(o, "hosts"), false, &s->hosts, &s->n_hosts);
+    if (ok) {
+        snprintf(s->trace_id, sizeof s->trace_id, "%s", trace_id);
+        snprintf(s->timestamp, sizeof s->timestamp, "%s", ts);
+        s->activity_count = (size_t)json_integer_value(count);
+        s->first_ms = iso_to_ms(s->timestamp);
+        s->verification_failed = json_is_true(json_object_get(o, "verificationFailed"));
+        size_t i;
+        json_t *d;
+        json_array_foreach(dirs, i, d) {
+            const char *t = json_string_value(d);
+            s->directions |= t && strcmp(t, "inbound") == 0    ? FT_DIR_INBOUND
+                             : t && strcmp(t, "outbound") == 0 ? FT_DIR_OUTBOUND
+                                                               : 0;
+        }
+        *found = s->first_ms >= 0;
+    }
+    if (!*found)
+        memset(s, 0, sizeof *s);
+    json_decref(o);
+    return FT_OK;
+}
+
 /* Computes the summary of `trace_id` from its stored records (and, when
  * `full`, what fedtrace adds: services, errors).  found is false when the
  * trace has no records. */
@@ -585,6 +667,11 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
     ft_str *recs;
     size_t n;
     *found = false;
+    if (full && ex->summaries) {
+        ft_code rc = stored_summary(ex, trace_id, a, s, found, err);
+        if (rc != FT_OK || *found)
+            return rc == FT_OK ? trace_services(ex, trace_id, a, s, err) : rc;
+    }
     ft_code rc = load_family(ex, NULL, trace_id, a, &recs, &n, err);
     if (rc != FT_OK || n == 0)
         return rc;
@@ -691,7 +778,7 @@ static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t 
 {
     ft_arena *a = ft_arena_create(0);
     const char **todo = ft_calloc(n ? n : 1, sizeof *todo);
-    ft_kv_cas_op *ops = ft_calloc(n ? n : 1, sizeof *ops);
+    ft_kv_cas_op *ops = ft_calloc(n ? 2 * n : 1, sizeof *ops);
     ft_code rc = a && todo && ops ? FT_OK : nomem(err);
     size_t left = n;
     if (rc == FT_OK)
@@ -700,17 +787,22 @@ static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t 
         ft_arena_reset(a);
         size_t m = 0;
         for (size_t i = 0; i < left && rc == FT_OK; i++) {
+            /* Fedify's summary, and fedtrace's fuller one that lists read */
             ft_str tid = arena_str(a, todo[i], strlen(todo[i]));
-            ft_kv_key k = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
-            ft_str *cur = ft_arena_alloc(a, 2 * sizeof *cur);
-            if (k.parts == NULL || tid.ptr == NULL || cur == NULL) {
+            ft_kv_key k[2] = {KEY(ex, a, FT_STR_LIT("_summaries"), tid),
+                              KEY(ex, a, FT_STR_LIT("_tsum"), tid)};
+            ft_str *cur = ft_arena_alloc(a, 4 * sizeof *cur);
+            if (k[0].parts == NULL || k[1].parts == NULL || tid.ptr == NULL || cur == NULL) {
                 rc = nomem(err);
                 break;
             }
-            rc = ft_kv_get(ex->kv, k, a, &cur[0], err);
+            bool present[2] = {false, false};
+            for (int w = 0; w < 2 && (rc == FT_OK || rc == FT_NOTFOUND); w++) {
+                rc = ft_kv_get(ex->kv, k[w], a, &cur[w], err);
+                present[w] = rc == FT_OK;
+            }
             if (rc != FT_OK && rc != FT_NOTFOUND)
                 break;
-            bool present = rc == FT_OK;
             ft_trace_summary s;
             bool found;
             if ((rc = summarize(ex, todo[i], a, false, &s, &found, err)) != FT_OK)
@@ -719,25 +811,30 @@ static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t 
                 continue; /* records expired meanwhile: nothing to summarize */
             ft_buf b = {0};
             fedify_summary_json(&b, &s);
-            cur[1] = buf_to_arena(a, &b);
+            cur[2] = buf_to_arena(a, &b);
+            ft_buf_reset(&b);
+            ft_trace_summary_json(&b, &s);
+            cur[3] = buf_to_arena(a, &b);
             ft_buf_free(&b);
-            if (cur[1].ptr == NULL) {
+            if (cur[2].ptr == NULL || cur[3].ptr == NULL) {
                 rc = nomem(err);
                 break;
             }
-            if (present && ft_str_eq(cur[0], cur[1]))
+            if (present[0] && ft_str_eq(cur[0], cur[2]) && present[1] && ft_str_eq(cur[1], cur[3]))
                 continue;
-            todo[m] = todo[i];
-            ops[m++] = (ft_kv_cas_op){k, present ? &cur[0] : NULL, &cur[1], ex->ttl_ms, FT_OK};
+            todo[m / 2] = todo[i];
+            for (int w = 0; w < 2; w++)
+                ops[m++] = (ft_kv_cas_op){k[w], present[w] ? &cur[w] : NULL, &cur[2 + w],
+                                          ex->ttl_ms, FT_OK};
         }
         if (rc != FT_OK || m == 0)
             break;
         if ((rc = ft_kv_cas_many(ex->kv, ops, m, err)) != FT_OK)
             break;
         left = 0;
-        for (size_t i = 0; i < m; i++)
-            if (ops[i].result == FT_CONFLICT)
-                todo[left++] = todo[i];
+        for (size_t i = 0; i < m; i += 2)
+            if (ops[i].result == FT_CONFLICT || ops[i + 1].result == FT_CONFLICT)
+                todo[left++] = todo[i / 2];
         if (left == 0)
             break;
         if (st)
@@ -1339,9 +1436,10 @@ static ft_code delete_trace(ft_exporter *ex, ft_arena *a, ft_str tid,
     ft_kv_key rk = KEY(ex, a, tid), sk = KEY(ex, a, FT_STR_LIT("_spans"), tid),
               lk = KEY(ex, a, FT_STR_LIT("_logs"), tid),
               mk = KEY(ex, a, FT_STR_LIT("_summaries"), tid),
-              fk = KEY(ex, a, FT_STR_LIT("_tf"), tid);
+              fk = KEY(ex, a, FT_STR_LIT("_tf"), tid),
+              tk = KEY(ex, a, FT_STR_LIT("_tsum"), tid);
     if (rk.parts == NULL || sk.parts == NULL || lk.parts == NULL || mk.parts == NULL ||
-        fk.parts == NULL)
+        fk.parts == NULL || tk.parts == NULL)
         return nomem(err);
     ft_code rc = push_deletes(ex, a, &o, rk, tid, true, err);
     if (rc == FT_OK)
@@ -1350,11 +1448,12 @@ static ft_code delete_trace(ft_exporter *ex, ft_arena *a, ft_str tid,
         rc = push_deletes(ex, a, &o, sk, tid, false, err);
     if (rc == FT_OK)
         rc = push_deletes(ex, a, &o, lk, tid, false, err);
-    if (rc == FT_OK && !ops_push(a, &o, mk, FT_STR_LIT(""), 0))
+    if (rc == FT_OK && (!ops_push(a, &o, mk, FT_STR_LIT(""), 0) ||
+                        !ops_push(a, &o, tk, FT_STR_LIT(""), 0)))
         rc = nomem(err);
     if (rc != FT_OK)
         return rc;
-    o.v[o.n - 1].type = FT_KV_DELETE;
+    o.v[o.n - 2].type = o.v[o.n - 1].type = FT_KV_DELETE;
     return ft_kv_batch(ex->kv, o.v, o.n, err);
 }
 
@@ -1517,7 +1616,26 @@ typedef struct collector {
     idx_entry last;    /* the last entry consumed: where a next page starts */
     bool more;         /* stopped early: a next page may exist */
     bool done;
+    /* summaries met at a later activity than their first: the walk
+     * reaches their first one further on */
+    ft_trace_summary *held;
+    size_t n_held, cap_held;
 } collector;
+
+static void hold(collector *c, const ft_trace_summary *s)
+{
+    if (c->n_held == c->cap_held) {
+        size_t cap = c->cap_held ? 2 * c->cap_held : 32;
+        ft_trace_summary *v = ft_arena_alloc(c->arena, cap * sizeof *v);
+        if (v == NULL)
+            return; /* then it is summarized again when its entry comes */
+        if (c->n_held)
+            memcpy(v, c->held, c->n_held * sizeof *v);
+        c->held = v;
+        c->cap_held = cap;
+    }
+    c->held[c->n_held++] = *s;
+}
 
 static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
 {
@@ -1537,9 +1655,19 @@ static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
         if (strcmp(c->out[i].trace_id, e->tid) == 0)
             return FT_OK;
     ft_trace_summary s;
-    bool found;
-    c->examined++;
-    ft_code rc = summarize(c->ex, e->tid, c->arena, true, &s, &found, err);
+    bool found = false;
+    ft_code rc = FT_OK;
+    for (size_t i = 0; i < c->n_held && !found; i++)
+        if (strcmp(c->held[i].trace_id, e->tid) == 0 && c->held[i].first_ms == e->ms) {
+            s = c->held[i];
+            found = true;
+        }
+    if (!found) {
+        c->examined++;
+        rc = summarize(c->ex, e->tid, c->arena, true, &s, &found, err);
+        if (rc == FT_OK && found && s.first_ms < e->ms)
+            hold(c, &s);
+    }
     if (rc != FT_OK || !found || s.first_ms != e->ms || !ft_trace_filter_match(c->filter, &s))
         return rc;
     c->out[c->n++] = s;

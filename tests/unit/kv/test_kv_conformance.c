@@ -251,7 +251,7 @@ static void test_compressible_values(void **state)
 {
     fixture *f = *state;
     ft_err err = {0};
-    size_t sizes[] = {255, 256, 257, 4096, 200000};
+    size_t sizes[] = {255, 256, 511, 512, 513, 4096, 200000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
         char *v = malloc(n);
