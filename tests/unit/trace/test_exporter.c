@@ -444,6 +444,51 @@ static void run_grouped_spans(const char *url)
 static void test_grouped_spans_list(void **s) { (void)s; run_grouped_spans(store_url("lmdb", "")); }
 static void test_grouped_spans_cas(void **s) { (void)s; run_grouped_spans(store_url("lmdb", "?caps=cas")); }
 
+/* Lists read the stored summary ([P, "_tsum", trace]); one that is
+ * missing or does not parse is derived from the records instead, with the
+ * same answer. */
+static void test_stored_summary_fallback(void **st)
+{
+    (void)st;
+    env e;
+    env_open(&e, store_url("lmdb", ""), 0);
+    ft_arena *a = ft_arena_create(0);
+    ft_span sp[6];
+    for (unsigned i = 0; i < 6; i++)
+        mk_span(a, &sp[i], 20 + i % 3, 100 + i, 1 + i % 2, i % 2 ? "Follow" : "Create",
+                1795302980000000000ull + (6 - i) * 1000000000ull);
+    ft_span_batch b = {sp, 6, 0, {NULL, 0}};
+    assert_int_equal(ft_exporter_export_spans(e.ex, &b, NULL, NULL), FT_OK);
+    ft_str want, got;
+    ft_trace_summary *s;
+    size_t n;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, NULL, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ft_trace_summaries_json(s, n, e.arena, &want, NULL), FT_OK);
+    ft_str parts[] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces"), FT_STR_LIT("_tsum")};
+    ft_kv_entry *ents;
+    size_t ne;
+    assert_int_equal(ft_kv_list(e.kv, (ft_kv_key){parts, 3}, NULL, e.arena, &ents, &ne, NULL),
+                     FT_OK);
+    assert_int_equal(ne, 3);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < ne; i++) {
+            if (round == 0)
+                assert_int_equal(ft_kv_set(e.kv, ents[i].key, FT_STR_LIT("{not json"), 0, NULL),
+                                 FT_OK);
+            else
+                assert_int_equal(ft_kv_delete(e.kv, ents[i].key, NULL), FT_OK);
+        }
+        assert_int_equal(ft_exporter_recent_traces(e.ex, NULL, e.arena, &s, &n, NULL, NULL),
+                         FT_OK);
+        assert_int_equal(ft_trace_summaries_json(s, n, e.arena, &got, NULL), FT_OK);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.ptr, want.ptr, want.len);
+    }
+    ft_arena_destroy(a);
+    env_close(&e);
+}
+
 /* ---- TTL ---- */
 
 static void run_ttl(const char *url)
@@ -1177,6 +1222,7 @@ int main(void)
         cmocka_unit_test(test_two_events_one_span_cas),
         cmocka_unit_test(test_grouped_spans_list),
         cmocka_unit_test(test_grouped_spans_cas),
+        cmocka_unit_test(test_stored_summary_fallback),
         cmocka_unit_test(test_ttl_lmdb_list),
         cmocka_unit_test(test_ttl_lmdb_cas),
         cmocka_unit_test(test_ttl_memory),
