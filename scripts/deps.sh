@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev \
 liblmdb-dev libjansson-dev libcmocka-dev zlib1g-dev libzstd-dev \
-libmicrohttpd-dev libhiredis-dev libpq-dev libcurl4-openssl-dev redis-server \
+libmicrohttpd-dev libhiredis-dev libpq-dev libcurl4-openssl-dev redis-server redis-tools \
 postgresql"
 
 # `scripts/deps.sh bench` adds what only `make bench` needs: protobuf-c,
