@@ -129,7 +129,8 @@ typedef struct ft_kv_cas_op {
  * earlier one wrote), each swapped or refused on its own, its outcome in
  * ops[i].result.  The call returns FT_OK when every op was decided; on an
  * error some ops may have been applied.  LMDB decides them all in one
- * transaction (one sync); other stores one after the other.
+ * transaction (one sync), Redis in one script (one round trip); memory and
+ * PostgreSQL one after the other.
  */
 ft_code ft_kv_cas_many(ft_kv *kv, ft_kv_cas_op *ops, size_t n, ft_err *err);
 

@@ -139,6 +139,29 @@ static const char script_cas[] =
     "end\n"
     "return 1\n";
 
+/* Several swaps, each decided on its own, in order.  KEYS: index, expiry,
+ * then one data key per op.  ARGV: per op member, expect absent
+ * ("1"|"0"), expected bytes, delete ("1"|"0"), new value, ttl ms.
+ * Returns one 1 (swapped) or 0 per op. */
+static const char script_cas_many[] =
+    LUA_NOW LUA_APPLY
+    "local out = {}\n"
+    "for i = 3, #KEYS do\n"
+    "  local a = (i - 3) * 6\n"
+    "  local cur = redis.call('GET', KEYS[i])\n"
+    "  local ok\n"
+    "  if ARGV[a + 2] == '1' then ok = not cur else ok = cur and cur == ARGV[a + 3] end\n"
+    "  if ok then\n"
+    "    if ARGV[a + 4] == '1' then\n"
+    "      del(KEYS[1], KEYS[2], KEYS[i], ARGV[a + 1])\n"
+    "    else\n"
+    "      put(KEYS[1], KEYS[2], KEYS[i], ARGV[a + 1], ARGV[a + 5], tonumber(ARGV[a + 6]), now)\n"
+    "    end\n"
+    "  end\n"
+    "  out[#out + 1] = ok and 1 or 0\n"
+    "end\n"
+    "return out\n";
+
 /* KEYS: index.  ARGV: prefix, min, max (ZRANGEBYLEX bounds), reverse
  * ("1"|"0"), wanted entries.  Walks members in order, skipping those whose
  * key is gone, until it has `wanted` entries, the range ends, or it has
@@ -244,12 +267,13 @@ enum {
     SCRIPT_SWEEP,
     SCRIPT_REINDEX,
     SCRIPT_PRUNE,
+    SCRIPT_CAS_MANY,
     N_SCRIPTS
 };
 
 static const char *const scripts[N_SCRIPTS] = {
     script_batch, script_cas,     script_list,
-    script_sweep, script_reindex, script_prune,
+    script_sweep, script_reindex, script_prune, script_cas_many,
 };
 
 /* ---- state ---- */
@@ -1307,6 +1331,85 @@ static ft_code rd_cas(void *state, ft_kv_key key, const ft_str *expected,
     return rc;
 }
 
+/* All the swaps in one script: one round trip (and, with appendfsync
+ * always, one fsync) for the lot. */
+static ft_code rd_cas_many(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err)
+{
+    rd_state *s = state;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++)
+        cap += datakey_len(s, ops[i].key) + ft_kv__key_encoded_len(ops[i].key) + 24;
+    size_t argc = 5 + 7 * n;
+    char *buf = ft_malloc(cap ? cap : 1);
+    const char **argv = ft_calloc(argc, sizeof *argv);
+    size_t *lens = ft_calloc(argc, sizeof *lens);
+    ft_code rc = FT_OK;
+    if (buf == NULL || argv == NULL || lens == NULL) {
+        rc = ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
+        goto out;
+    }
+    char numkeys[24];
+    snprintf(numkeys, sizeof numkeys, "%zu", n + 2);
+    argv[2] = numkeys;
+    lens[2] = strlen(numkeys);
+    argv[3] = s->index_key;
+    lens[3] = s->index_key_len;
+    argv[4] = s->expiry_key;
+    lens[4] = s->expiry_key_len;
+    const char **keys = argv + 5, **args = argv + 5 + n;
+    size_t *klens = lens + 5, *alens = lens + 5 + n;
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ft_kv_cas_op *op = &ops[i];
+        size_t kl = datakey_len(s, op->key);
+        datakey_into(s, op->key, buf + w);
+        keys[i] = buf + w;
+        klens[i] = kl;
+        w += kl;
+        size_t ml = ft_kv__key_encoded_len(op->key);
+        ft_kv__key_encode_into(op->key, buf + w);
+        const char **a = args + 6 * i;
+        size_t *al = alens + 6 * i;
+        a[0] = buf + w;
+        al[0] = ml;
+        w += ml;
+        a[1] = op->expected == NULL ? "1" : "0";
+        al[1] = 1;
+        a[2] = op->expected != NULL && op->expected->len ? op->expected->ptr : "";
+        al[2] = op->expected ? op->expected->len : 0;
+        a[3] = op->value == NULL ? "1" : "0";
+        al[3] = 1;
+        a[4] = op->value != NULL && op->value->len ? op->value->ptr : "";
+        al[4] = op->value ? op->value->len : 0;
+        int tl = snprintf(buf + w, 24, "%lld",
+                          op->value != NULL && op->ttl_ms > 0 ? (long long)op->ttl_ms : 0LL);
+        a[5] = buf + w;
+        al[5] = (size_t)tl;
+        w += (size_t)tl + 1;
+    }
+    redisReply *r;
+    /* not retried: a swap whose reply was lost would be reported as a
+     * conflict when sent again */
+    rc = eval(s, SCRIPT_CAS_MANY, argv, lens, (int)(5 + 7 * n), false, "cas", &r, err);
+    if (rc == FT_OK) {
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+            rc = unexpected(s, err, "cas");
+        for (size_t i = 0; i < n && rc == FT_OK; i++) {
+            if (r->element[i]->type != REDIS_REPLY_INTEGER) {
+                rc = unexpected(s, err, "cas");
+                break;
+            }
+            ops[i].result = r->element[i]->integer == 1 ? FT_OK : FT_CONFLICT;
+        }
+        freeReplyObject(r);
+    }
+out:
+    ft_free(buf);
+    ft_free(argv);
+    ft_free(lens);
+    return rc;
+}
+
 static ft_code rd_sweep(void *state, size_t max, size_t *removed, ft_err *err)
 {
     rd_state *s = state;
@@ -1391,6 +1494,7 @@ const ft_kv_backend ft_kv__redis_backend = {
     .batch = rd_batch,
     .list = rd_list,
     .cas = rd_cas,
+    .cas_many = rd_cas_many,
     .sweep = rd_sweep,
     .stats = rd_stats,
 };
