@@ -576,6 +576,17 @@ static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_
         if (!seen)
             memcpy(tids[n_tids++], tid, 33);
     }
+    /* the pairs this batch completes, claimed together in one call */
+    typedef struct claim {
+        const ft_kv_entry *client, *server;
+        const char *tid;
+    } claim;
+    size_t cap = 16, n_claims = 0;
+    claim *claims = ft_arena_alloc(a, cap * sizeof *claims);
+    ft_kv_cas_op *ops = ft_arena_alloc(a, cap * sizeof *ops);
+    if (claims == NULL || ops == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+    static const ft_str one = FT_STR_LIT("1");
     ft_code rc = FT_OK;
     for (size_t t = 0; t < n_tids && rc == FT_OK; t++) {
         ft_str *parts = ft_arena_alloc(a, (np + 2) * sizeof *parts);
@@ -609,19 +620,31 @@ static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_
                 return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
             memcpy(dk, e[i].key.parts, (np + 4) * sizeof *dk);
             dk[np + 3] = FT_STR_LIT("done");
-            ft_str one = FT_STR_LIT("1");
-            rc = ft_kv_cas(kv, (ft_kv_key){dk, np + 4}, NULL, &one, PAIR_TTL_MS, err);
-            if (rc == FT_CONFLICT) { /* another node counted it */
-                rc = FT_OK;
-                continue;
+            if (n_claims == cap) {
+                claim *c2 = ft_arena_alloc(a, 2 * cap * sizeof *c2);
+                ft_kv_cas_op *o2 = ft_arena_alloc(a, 2 * cap * sizeof *o2);
+                if (c2 == NULL || o2 == NULL)
+                    return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+                memcpy(c2, claims, n_claims * sizeof *c2);
+                memcpy(o2, ops, n_claims * sizeof *o2);
+                claims = c2;
+                ops = o2;
+                cap *= 2;
             }
-            if (rc != FT_OK)
-                break;
-            count_pair(m, e[i].value.ptr, e[i].value.len, srv->value.ptr, srv->value.len,
-                       tids[t]);
+            claims[n_claims] = (claim){&e[i], srv, tids[t]};
+            ops[n_claims++] = (ft_kv_cas_op){{dk, np + 4}, NULL, &one, PAIR_TTL_MS, FT_OK};
         }
     }
-    return rc;
+    if (rc != FT_OK || n_claims == 0)
+        return rc;
+    if ((rc = ft_kv_cas_many(kv, ops, n_claims, err)) != FT_OK)
+        return rc;
+    for (size_t i = 0; i < n_claims; i++)
+        if (ops[i].result == FT_OK) /* else another node counted it */
+            count_pair(m, claims[i].client->value.ptr, claims[i].client->value.len,
+                       claims[i].server->value.ptr, claims[i].server->value.len,
+                       claims[i].tid);
+    return FT_OK;
 }
 
 /* A batch's fingerprint: its spans' ids and times, in order. */
