@@ -116,6 +116,15 @@ ft_code ft_kv_list(ft_kv *kv, ft_kv_key prefix, const ft_kv_list_opts *opts,
 ft_code ft_kv_cas(ft_kv *kv, ft_kv_key key, const ft_str *expected,
                   const ft_str *value, int64_t ttl_ms, ft_err *err);
 
+/*
+ * ft_kv_get for n keys at once: values[i] and found[i] (FT_OK or
+ * FT_NOTFOUND) for keys[i].  LMDB reads them in one transaction, Redis
+ * with one MGET; the others one after the other.  Any other outcome fails
+ * the call.
+ */
+ft_code ft_kv_get_many(ft_kv *kv, const ft_kv_key *keys, size_t n, ft_arena *arena,
+                       ft_str *values, ft_code *found, ft_err *err);
+
 typedef struct ft_kv_cas_op {
     ft_kv_key key;
     const ft_str *expected; /* NULL: the key must be absent */

@@ -274,6 +274,27 @@ ft_code ft_kv_cas(ft_kv *kv, ft_kv_key key, const ft_str *expected,
     return kv->be->cas(kv->state, key, expected, value, ttl_ms, err);
 }
 
+ft_code ft_kv_get_many(ft_kv *kv, const ft_kv_key *keys, size_t n, ft_arena *arena,
+                       ft_str *values, ft_code *found, ft_err *err)
+{
+    ft_code rc = FT_OK;
+    for (size_t i = 0; i < n && rc == FT_OK; i++)
+        rc = check_key(kv, keys[i], 1, err);
+    if (rc != FT_OK || n == 0)
+        return rc;
+    if (kv->be->get_many != NULL)
+        return kv->be->get_many(kv->state, keys, n, arena, values, found, err);
+    for (size_t i = 0; i < n; i++) {
+        rc = kv->be->get(kv->state, keys[i], arena, &values[i], err);
+        if (rc != FT_OK && rc != FT_NOTFOUND)
+            return rc;
+        found[i] = rc;
+        if (rc == FT_NOTFOUND)
+            values[i] = (ft_str){NULL, 0};
+    }
+    return FT_OK;
+}
+
 ft_code ft_kv_cas_many(ft_kv *kv, ft_kv_cas_op *ops, size_t n, ft_err *err)
 {
     ft_code rc = need_cap(kv, FT_KV_CAP_CAS, err);

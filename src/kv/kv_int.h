@@ -41,6 +41,9 @@ typedef struct ft_kv_backend {
     ft_code (*get)(void *state, ft_kv_key key, ft_arena *arena, ft_str *value,
                    ft_err *err);
     ft_code (*batch)(void *state, const ft_kv_op *ops, size_t n, ft_err *err);
+    /* optional: default calls get for each key in turn */
+    ft_code (*get_many)(void *state, const ft_kv_key *keys, size_t n, ft_arena *arena,
+                        ft_str *values, ft_code *found, ft_err *err);
     /* LIST; opts never NULL. */
     ft_code (*list)(void *state, ft_kv_key prefix, const ft_kv_list_opts *opts,
                     ft_arena *arena, ft_kv_entry **out, size_t *n_out,

@@ -424,44 +424,57 @@ static int write_one(lmdb_env *e, MDB_txn *txn, ft_str k, const stored *value,
     return rc;
 }
 
-static ft_code lm_get(void *state, ft_kv_key key, ft_arena *arena,
-                      ft_str *value, ft_err *err)
+/* Reads keys[0..n) in one read transaction. */
+static ft_code lm_get_many(void *state, const ft_kv_key *keys, size_t n, ft_arena *arena,
+                           ft_str *values, ft_code *found, ft_err *err)
 {
     lmdb_env *e = state;
-    ft_str k;
-    ft_code code = ft_kv__key_encode(key, arena, &k, err);
-    if (code != FT_OK)
-        return code;
     MDB_txn *txn;
     int rc = txn_begin(e, MDB_RDONLY, &txn);
     if (rc != 0)
         return lmdb_fail(err, rc, "read txn");
-    MDB_val mk = {k.len, (void *)(uintptr_t)k.ptr}, v;
-    rc = mdb_get(txn, e->data, &mk, &v);
-    if (rc == MDB_NOTFOUND || (rc == 0 && !is_live(&v, ft_now_ms()))) {
-        mdb_txn_abort(txn);
-        return FT_NOTFOUND;
-    }
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(err, rc, "get");
-    }
+    int64_t now = ft_now_ms();
     char *zbuf = NULL;
     size_t zcap = 0;
-    ft_str sv;
-    if (!stored_value(&v, &zbuf, &zcap, &sv)) {
-        mdb_txn_abort(txn);
-        free(zbuf);
-        return ft_err_set(err, FT_CORRUPT, 0, "lmdb: a compressed value does not decode");
+    ft_code code = FT_OK;
+    for (size_t i = 0; i < n && code == FT_OK; i++) {
+        ft_str k;
+        if ((code = ft_kv__key_encode(keys[i], arena, &k, err)) != FT_OK)
+            break;
+        MDB_val mk = {k.len, (void *)(uintptr_t)k.ptr}, v;
+        rc = mdb_get(txn, e->data, &mk, &v);
+        values[i] = (ft_str){NULL, 0};
+        found[i] = FT_NOTFOUND;
+        if (rc == MDB_NOTFOUND || (rc == 0 && !is_live(&v, now)))
+            continue;
+        if (rc != 0) {
+            code = lmdb_fail(err, rc, "get");
+            break;
+        }
+        ft_str sv;
+        if (!stored_value(&v, &zbuf, &zcap, &sv)) {
+            code = ft_err_set(err, FT_CORRUPT, 0, "lmdb: a compressed value does not decode");
+            break;
+        }
+        char *copy = sv.len ? ft_arena_memdup(arena, sv.ptr, sv.len) : "";
+        if (copy == NULL) {
+            code = ft_err_set(err, FT_NOMEM, 0, "out of memory reading a value");
+            break;
+        }
+        values[i] = (ft_str){copy, sv.len};
+        found[i] = FT_OK;
     }
-    char *copy = ft_arena_memdup(arena, sv.ptr, sv.len);
-    size_t len = sv.len;
     mdb_txn_abort(txn);
     free(zbuf);
-    if (copy == NULL && len)
-        return ft_err_set(err, FT_NOMEM, 0, "out of memory reading a value");
-    *value = (ft_str){copy ? copy : "", len};
-    return FT_OK;
+    return code;
+}
+
+static ft_code lm_get(void *state, ft_kv_key key, ft_arena *arena,
+                      ft_str *value, ft_err *err)
+{
+    ft_code found;
+    ft_code code = lm_get_many(state, &key, 1, arena, value, &found, err);
+    return code == FT_OK ? found : code;
 }
 
 /* ---- writes: group commit ---- */
@@ -894,6 +907,7 @@ const ft_kv_backend ft_kv__lmdb_backend = {
     .close = lm_close,
     .get = lm_get,
     .batch = lm_batch,
+    .get_many = lm_get_many,
     .list = lm_list,
     .cas = lm_cas,
     .cas_many = lm_cas_many,

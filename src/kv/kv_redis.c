@@ -1124,6 +1124,57 @@ static ft_code rd_get(void *state, ft_kv_key key, ft_arena *arena,
     return rc;
 }
 
+/* One MGET for all the keys. */
+static ft_code rd_get_many(void *state, const ft_kv_key *keys, size_t n, ft_arena *arena,
+                           ft_str *values, ft_code *found, ft_err *err)
+{
+    rd_state *s = state;
+    const char **argv = ft_arena_alloc(arena, (n + 1) * sizeof *argv);
+    size_t *lens = ft_arena_alloc(arena, (n + 1) * sizeof *lens);
+    if (argv == NULL || lens == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory reading values");
+    argv[0] = "MGET";
+    lens[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = datakey_len(s, keys[i]);
+        char *k = ft_arena_alloc(arena, kl + 1);
+        if (k == NULL)
+            return ft_err_set(err, FT_NOMEM, 0, "out of memory reading values");
+        datakey_into(s, keys[i], k);
+        argv[i + 1] = k;
+        lens[i + 1] = kl;
+    }
+    rd_cmd cmd = {(int)(n + 1), argv, lens};
+    redisReply *r;
+    ft_code rc = roundtrip(s, &cmd, 1, &r, true, "MGET", err);
+    if (rc != FT_OK)
+        return rc;
+    if (r->type == REDIS_REPLY_ERROR)
+        rc = reply_error(s, r, err, "MGET");
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        rc = unexpected(s, err, "MGET");
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
+        redisReply *e = r->element[i];
+        values[i] = (ft_str){NULL, 0};
+        found[i] = FT_NOTFOUND;
+        if (e->type == REDIS_REPLY_NIL)
+            continue;
+        if (e->type != REDIS_REPLY_STRING) {
+            rc = unexpected(s, err, "MGET");
+            break;
+        }
+        const char *v = e->len ? ft_arena_memdup(arena, e->str, e->len) : "";
+        if (v == NULL) {
+            rc = ft_err_set(err, FT_NOMEM, 0, "out of memory reading values");
+            break;
+        }
+        values[i] = (ft_str){v, e->len};
+        found[i] = FT_OK;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 static ft_code rd_batch(void *state, const ft_kv_op *ops, size_t n,
                         ft_err *err)
 {
@@ -1495,6 +1546,7 @@ const ft_kv_backend ft_kv__redis_backend = {
     .list = rd_list,
     .cas = rd_cas,
     .cas_many = rd_cas_many,
+    .get_many = rd_get_many,
     .sweep = rd_sweep,
     .stats = rd_stats,
 };

@@ -786,23 +786,36 @@ static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t 
     for (unsigned attempt = 0; rc == FT_OK && left > 0; attempt++) {
         ft_arena_reset(a);
         size_t m = 0;
-        for (size_t i = 0; i < left && rc == FT_OK; i++) {
-            /* Fedify's summary, and fedtrace's fuller one that lists read */
+        /* Fedify's summary, and fedtrace's fuller one that lists read:
+         * both keys of every trace read at once */
+        ft_kv_key *keys = ft_arena_alloc(a, 2 * left * sizeof *keys);
+        ft_str *vals = ft_arena_alloc(a, 2 * left * sizeof *vals);
+        ft_code *got = ft_arena_alloc(a, 2 * left * sizeof *got);
+        if (keys == NULL || vals == NULL || got == NULL) {
+            rc = nomem(err);
+            break;
+        }
+        for (size_t i = 0; i < left; i++) {
             ft_str tid = arena_str(a, todo[i], strlen(todo[i]));
-            ft_kv_key k[2] = {KEY(ex, a, FT_STR_LIT("_summaries"), tid),
-                              KEY(ex, a, FT_STR_LIT("_tsum"), tid)};
-            ft_str *cur = ft_arena_alloc(a, 4 * sizeof *cur);
-            if (k[0].parts == NULL || k[1].parts == NULL || tid.ptr == NULL || cur == NULL) {
+            keys[2 * i] = KEY(ex, a, FT_STR_LIT("_summaries"), tid);
+            keys[2 * i + 1] = KEY(ex, a, FT_STR_LIT("_tsum"), tid);
+            if (keys[2 * i].parts == NULL || keys[2 * i + 1].parts == NULL) {
                 rc = nomem(err);
                 break;
             }
-            bool present[2] = {false, false};
-            for (int w = 0; w < 2 && (rc == FT_OK || rc == FT_NOTFOUND); w++) {
-                rc = ft_kv_get(ex->kv, k[w], a, &cur[w], err);
-                present[w] = rc == FT_OK;
-            }
-            if (rc != FT_OK && rc != FT_NOTFOUND)
+        }
+        if (rc != FT_OK || (rc = ft_kv_get_many(ex->kv, keys, 2 * left, a, vals, got, err)) != FT_OK)
+            break;
+        for (size_t i = 0; i < left && rc == FT_OK; i++) {
+            ft_kv_key *k = &keys[2 * i];
+            ft_str *cur = ft_arena_alloc(a, 4 * sizeof *cur);
+            if (cur == NULL) {
+                rc = nomem(err);
                 break;
+            }
+            bool present[2] = {got[2 * i] == FT_OK, got[2 * i + 1] == FT_OK};
+            cur[0] = vals[2 * i];
+            cur[1] = vals[2 * i + 1];
             ft_trace_summary s;
             bool found;
             if ((rc = summarize(ex, todo[i], a, false, &s, &found, err)) != FT_OK)

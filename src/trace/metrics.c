@@ -550,100 +550,81 @@ ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
     return FT_OK;
 }
 
-/* Shared: the halves were stored with the batch (ft__metrics_halves); for
- * each trace with halves, the pairs complete and not yet counted are
- * claimed by a create-if-absent of their "done" key, on whichever node
- * sees them first. */
+/* Shared: the halves were stored with the batch (ft__metrics_halves).
+ * For every call of which the batch brought a half, both halves and the
+ * "done" mark are read in one ft_kv_get_many; the calls complete and not
+ * yet counted are claimed together by create-if-absent of their "done"
+ * keys (one ft_kv_cas_many), on whichever node sees them first. */
 static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_t np,
                            const ft_span_batch *b, ft_arena *a, ft_err *err)
 {
-    unsigned caps = ft_kv_caps(kv);
-    if (!(caps & FT_KV_CAP_LIST) || !(caps & FT_KV_CAP_CAS))
-        return FT_OK; /* pairs need both; other edges are still counted */
-    char(*tids)[33] = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *tids);
-    if (tids == NULL)
+    if (!(ft_kv_caps(kv) & FT_KV_CAP_CAS))
+        return FT_OK; /* claiming needs CAS; other edges are still counted */
+    /* the calls: (trace, client span) of each half, once each */
+    char(*ids)[49] = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *ids);
+    if (ids == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
-    size_t n_tids = 0;
+    size_t n_ids = 0;
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
-        if (!calls_out(sp) && !served(sp))
+        bool c = calls_out(sp);
+        if (!c && !served(sp))
             continue;
-        char tid[33];
-        ft_hex_encode(sp->trace_id, 16, tid);
+        char id[49];
+        ft_hex_encode(sp->trace_id, 16, id);
+        ft_hex_encode(c ? sp->span_id : sp->parent_span_id, 8, id + 32);
         bool seen = false;
-        for (size_t k = 0; k < n_tids && !seen; k++)
-            seen = memcmp(tids[k], tid, 32) == 0;
+        for (size_t k = 0; k < n_ids && !seen; k++)
+            seen = memcmp(ids[k], id, 48) == 0;
         if (!seen)
-            memcpy(tids[n_tids++], tid, 33);
+            memcpy(ids[n_ids++], id, 49);
     }
-    /* the pairs this batch completes, claimed together in one call */
-    typedef struct claim {
-        const ft_kv_entry *client, *server;
-        const char *tid;
-    } claim;
-    size_t cap = 16, n_claims = 0;
-    claim *claims = ft_arena_alloc(a, cap * sizeof *claims);
-    ft_kv_cas_op *ops = ft_arena_alloc(a, cap * sizeof *ops);
-    if (claims == NULL || ops == NULL)
+    if (n_ids == 0)
+        return FT_OK;
+    static const char *const sides[3] = {"c", "s", "done"};
+    ft_kv_key *keys = ft_arena_alloc(a, 3 * n_ids * sizeof *keys);
+    ft_str *vals = ft_arena_alloc(a, 3 * n_ids * sizeof *vals);
+    ft_code *found = ft_arena_alloc(a, 3 * n_ids * sizeof *found);
+    ft_kv_cas_op *ops = ft_arena_alloc(a, n_ids * sizeof *ops);
+    size_t *which = ft_arena_alloc(a, n_ids * sizeof *which);
+    if (keys == NULL || vals == NULL || found == NULL || ops == NULL || which == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
-    static const ft_str one = FT_STR_LIT("1");
-    ft_code rc = FT_OK;
-    for (size_t t = 0; t < n_tids && rc == FT_OK; t++) {
-        ft_str *parts = ft_arena_alloc(a, (np + 2) * sizeof *parts);
-        if (parts == NULL)
-            return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
-        memcpy(parts, prefix, np * sizeof *parts);
-        parts[np] = FT_STR_LIT("_pair");
-        parts[np + 1] = (ft_str){tids[t], 32};
-        ft_kv_entry *e;
-        size_t n;
-        if ((rc = ft_kv_list(kv, (ft_kv_key){parts, np + 2}, NULL, a, &e, &n, err)) != FT_OK)
-            break;
-        /* entries sort by span id, then c < done < s */
-        for (size_t i = 0; i < n; i++) {
-            if (e[i].key.n != np + 4 || !ft_str_eq_c(e[i].key.parts[np + 3], "c"))
-                continue;
-            ft_str sid = e[i].key.parts[np + 2];
-            bool done = false;
-            const ft_kv_entry *srv = NULL;
-            for (size_t j = i + 1; j < n && e[j].key.n == np + 4 &&
-                                   ft_str_eq(e[j].key.parts[np + 2], sid);
-                 j++) {
-                done |= ft_str_eq_c(e[j].key.parts[np + 3], "done");
-                if (ft_str_eq_c(e[j].key.parts[np + 3], "s"))
-                    srv = &e[j];
-            }
-            if (done || srv == NULL)
-                continue;
-            ft_str *dk = ft_arena_alloc(a, (np + 4) * sizeof *dk);
-            if (dk == NULL)
+    for (size_t i = 0; i < n_ids; i++)
+        for (int k = 0; k < 3; k++) {
+            ft_str *parts = ft_arena_alloc(a, (np + 4) * sizeof *parts);
+            if (parts == NULL)
                 return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
-            memcpy(dk, e[i].key.parts, (np + 4) * sizeof *dk);
-            dk[np + 3] = FT_STR_LIT("done");
-            if (n_claims == cap) {
-                claim *c2 = ft_arena_alloc(a, 2 * cap * sizeof *c2);
-                ft_kv_cas_op *o2 = ft_arena_alloc(a, 2 * cap * sizeof *o2);
-                if (c2 == NULL || o2 == NULL)
-                    return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
-                memcpy(c2, claims, n_claims * sizeof *c2);
-                memcpy(o2, ops, n_claims * sizeof *o2);
-                claims = c2;
-                ops = o2;
-                cap *= 2;
-            }
-            claims[n_claims] = (claim){&e[i], srv, tids[t]};
-            ops[n_claims++] = (ft_kv_cas_op){{dk, np + 4}, NULL, &one, PAIR_TTL_MS, FT_OK};
+            memcpy(parts, prefix, np * sizeof *parts);
+            parts[np] = FT_STR_LIT("_pair");
+            parts[np + 1] = (ft_str){ids[i], 32};
+            parts[np + 2] = (ft_str){ids[i] + 32, 16};
+            parts[np + 3] = ft_str_c(sides[k]);
+            keys[3 * i + (size_t)k] = (ft_kv_key){parts, np + 4};
         }
-    }
-    if (rc != FT_OK || n_claims == 0)
+    ft_code rc = ft_kv_get_many(kv, keys, 3 * n_ids, a, vals, found, err);
+    if (rc != FT_OK)
         return rc;
+    static const ft_str one = FT_STR_LIT("1");
+    size_t n_claims = 0;
+    for (size_t i = 0; i < n_ids; i++)
+        if (found[3 * i] == FT_OK && found[3 * i + 1] == FT_OK && found[3 * i + 2] == FT_NOTFOUND) {
+            which[n_claims] = i;
+            ops[n_claims++] = (ft_kv_cas_op){keys[3 * i + 2], NULL, &one, PAIR_TTL_MS, FT_OK};
+        }
+    if (n_claims == 0)
+        return FT_OK;
     if ((rc = ft_kv_cas_many(kv, ops, n_claims, err)) != FT_OK)
         return rc;
-    for (size_t i = 0; i < n_claims; i++)
-        if (ops[i].result == FT_OK) /* else another node counted it */
-            count_pair(m, claims[i].client->value.ptr, claims[i].client->value.len,
-                       claims[i].server->value.ptr, claims[i].server->value.len,
-                       claims[i].tid);
+    for (size_t c = 0; c < n_claims; c++) {
+        if (ops[c].result != FT_OK)
+            continue; /* another node counted it */
+        size_t i = which[c];
+        char tid[33];
+        memcpy(tid, ids[i], 32);
+        tid[32] = '\0';
+        count_pair(m, vals[3 * i].ptr, vals[3 * i].len, vals[3 * i + 1].ptr, vals[3 * i + 1].len,
+                   tid);
+    }
     return FT_OK;
 }
 

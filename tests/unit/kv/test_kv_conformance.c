@@ -556,6 +556,43 @@ static void test_cas(void **state)
     fake_now = 1700000000000;
 }
 
+/* Several gets in one call: present, absent, expired and large values
+ * each answered in their place. */
+static void test_get_many(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    char big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = "value "[i % 6];
+    assert_int_equal(ft_kv_set(f->kv, K(S("gm"), S("a")), S("one"), 0, &err), FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("gm"), S("b")), (ft_str){big, sizeof big}, 0, &err),
+                     FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("gm"), S("e")), S(""), 0, &err), FT_OK);
+    fake_now = 1700000000000;
+    assert_int_equal(ft_kv_set(f->kv, K(S("gm"), S("x")), S("soon gone"), ttl_for(f, 50), &err),
+                     FT_OK);
+    pass_time(f, 50);
+    ft_kv_key keys[] = {K(S("gm"), S("b")), K(S("gm"), S("missing")), K(S("gm"), S("a")),
+                        K(S("gm"), S("x")), K(S("gm"), S("e")), K(S("gm"), S("a"))};
+    ft_str v[6];
+    ft_code found[6];
+    assert_int_equal(ft_kv_get_many(f->kv, keys, 6, f->arena, v, found, &err), FT_OK);
+    static const ft_code want[] = {FT_OK, FT_NOTFOUND, FT_OK, FT_NOTFOUND, FT_OK, FT_OK};
+    for (int i = 0; i < 6; i++)
+        if (found[i] != want[i])
+            fail_msg("%s: key %d: %s, want %s", f->url, i, ft_code_name(found[i]),
+                     ft_code_name(want[i]));
+    assert_int_equal(v[0].len, sizeof big);
+    assert_memory_equal(v[0].ptr, big, sizeof big);
+    assert_int_equal(v[2].len, 3);
+    assert_memory_equal(v[2].ptr, "one", 3);
+    assert_int_equal(v[4].len, 0);
+    assert_int_equal(v[5].len, 3);
+    assert_int_equal(ft_kv_get_many(f->kv, NULL, 0, f->arena, NULL, NULL, &err), FT_OK);
+    fake_now = 1700000000000;
+}
+
 /* Several swaps in one call: each decided on its own, in order, and a
  * large compressible value swapped and compared like any other. */
 static void test_cas_many(void **state)
@@ -895,7 +932,7 @@ static void test_alloc_failures(void **state)
     X(test_get_set_delete) X(test_binary_keys_and_values) X(test_bad_keys)   \
     X(test_batch) X(test_large_value) X(test_compressible_values) X(test_ttl) \
     X(test_list)                                                             \
-    X(test_list_binary) X(test_list_paging) X(test_cas) X(test_cas_many)                      \
+    X(test_list_binary) X(test_list_paging) X(test_cas) X(test_cas_many) X(test_get_many)                      \
     X(test_cas_concurrent) X(test_batch_concurrent) X(test_differential) X(test_alloc_failures)
 
 static int run_for(const char *url)
