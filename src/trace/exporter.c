@@ -609,21 +609,12 @@ static bool strs_from_json(ft_arena *a, json_t *arr, bool values, ft_str **out, 
 
 /* The summary kept at [P, "_tsum", traceId] (written with Fedify's
  * summary after records are stored): what lists need from the records
- * without reading them.  *found false when there is none or it does not
- * read as one; the caller then derives it from the records. */
-static ft_code stored_summary(ft_exporter *ex, const char *trace_id, ft_arena *a,
-                              ft_trace_summary *s, bool *found, ft_err *err)
+ * without reading them.  false when v does not read as one; the caller
+ * then derives it from the records. */
+static bool parse_stored_summary(ft_str v, const char *trace_id, ft_arena *a,
+                                 ft_trace_summary *s)
 {
-    *found = false;
-    ft_kv_key k = KEY(ex, a, FT_STR_LIT("_tsum"), arena_str(a, trace_id, strlen(trace_id)));
-    if (k.parts == NULL)
-        return nomem(err);
-    ft_str v;
-    ft_code rc = ft_kv_get(ex->kv, k, a, &v, err);
-    if (rc == FT_NOTFOUND)
-        return FT_OK;
-    if (rc != FT_OK)
-        return rc;
+    bool found = false;
     json_t *o = json_loadb(v.ptr, v.len, 0, NULL);
     const char *ts = json_string_value(json_object_get(o, "timestamp"));
     json_t *count = json_object_get(o, "activityCount");
@@ -649,12 +640,12 @@ static ft_code stored_summary(ft_exporter *ex, const char *trace_id, ft_arena *a
                              : t && strcmp(t, "outbound") == 0 ? FT_DIR_OUTBOUND
                                                                : 0;
         }
-        *found = s->first_ms >= 0;
+        found = s->first_ms >= 0;
     }
-    if (!*found)
+    if (!found)
         memset(s, 0, sizeof *s);
     json_decref(o);
-    return FT_OK;
+    return found;
 }
 
 /* Computes the summary of `trace_id` from its stored records (and, when
@@ -667,11 +658,6 @@ static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
     ft_str *recs;
     size_t n;
     *found = false;
-    if (full && ex->summaries) {
-        ft_code rc = stored_summary(ex, trace_id, a, s, found, err);
-        if (rc != FT_OK || *found)
-            return rc == FT_OK ? trace_services(ex, trace_id, a, s, err) : rc;
-    }
     ft_code rc = load_family(ex, NULL, trace_id, a, &recs, &n, err);
     if (rc != FT_OK || n == 0)
         return rc;
@@ -1633,6 +1619,11 @@ typedef struct collector {
      * reaches their first one further on */
     ft_trace_summary *held;
     size_t n_held, cap_held;
+    /* the stored summaries of the index page being walked, read at once */
+    const ft_kv_key *pre_keys;
+    ft_str *pre_vals;
+    ft_code *pre_found;
+    size_t n_pre;
 } collector;
 
 static void hold(collector *c, const ft_trace_summary *s)
@@ -1675,6 +1666,22 @@ static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
             s = c->held[i];
             found = true;
         }
+    for (size_t i = 0; i < c->n_pre && !found; i++) {
+        const ft_str tid = c->pre_keys[i].parts[c->ex->np + 1];
+        if (c->pre_found[i] != FT_OK || memcmp(tid.ptr, e->tid, 32) != 0)
+            continue;
+        c->pre_found[i] = FT_NOTFOUND; /* used */
+        /* one that names a first activity later than this entry's is
+         * stale (written before this record): derive it from the records */
+        if (parse_stored_summary(c->pre_vals[i], e->tid, c->arena, &s) && s.first_ms <= e->ms) {
+            c->examined++;
+            if ((rc = trace_services(c->ex, e->tid, c->arena, &s, err)) != FT_OK)
+                return rc;
+            found = true;
+            if (s.first_ms < e->ms)
+                hold(c, &s);
+        }
+    }
     if (!found) {
         c->examined++;
         rc = summarize(c->ex, e->tid, c->arena, true, &s, &found, err);
@@ -1685,6 +1692,41 @@ static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
         return rc;
     c->out[c->n++] = s;
     return FT_OK;
+}
+
+/* Reads the stored summaries of a page of index entries in one call (one
+ * MGET on Redis instead of one GET per trace). */
+static ft_code prefetch(ft_exporter *ex, collector *c, const ft_kv_entry *e, size_t n,
+                        ft_err *err)
+{
+    c->n_pre = 0;
+    if (!ex->summaries || n == 0)
+        return FT_OK;
+    ft_kv_key *keys = ft_arena_alloc(c->arena, n * sizeof *keys);
+    c->pre_vals = ft_arena_alloc(c->arena, n * sizeof *c->pre_vals);
+    c->pre_found = ft_arena_alloc(c->arena, n * sizeof *c->pre_found);
+    if (keys == NULL || c->pre_vals == NULL || c->pre_found == NULL)
+        return nomem(err);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].key.n != ex->np + 3 || e[i].key.parts[ex->np + 2].len != 32)
+            continue;
+        ft_str tid = e[i].key.parts[ex->np + 2];
+        bool dup = false;
+        for (size_t k = 0; k < m && !dup; k++)
+            dup = memcmp(keys[k].parts[ex->np + 1].ptr, tid.ptr, 32) == 0;
+        if (dup)
+            continue;
+        keys[m] = KEY(ex, c->arena, FT_STR_LIT("_tsum"), tid);
+        if (keys[m].parts == NULL)
+            return nomem(err);
+        m++;
+    }
+    c->pre_keys = keys;
+    ft_code rc = ft_kv_get_many(ex->kv, keys, m, c->arena, c->pre_vals, c->pre_found, err);
+    if (rc == FT_OK)
+        c->n_pre = m;
+    return rc;
 }
 
 static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,
@@ -1710,6 +1752,8 @@ static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,
         size_t n;
         ft_code rc = ft_kv_list(ex->kv, prefix, &o, a, &e, &n, err);
         if (rc != FT_OK)
+            return rc;
+        if ((rc = prefetch(ex, c, e, n, err)) != FT_OK)
             return rc;
         for (size_t i = 0; i < n && !c->done; i++) {
             if (e[i].key.n != ex->np + 3)
