@@ -137,6 +137,25 @@ void ft_json_str(ft_buf *b, ft_str s)
         return;
     ft_buf_putc(b, '"');
     for (size_t i = 0; i < n;) {
+        /* eight plain bytes at a time: none below 0x20, none '"' or '\\',
+         * none 0x80 or above (those go through the checks below) */
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+            /* a byte's high bit in (v - n) & ~v: some byte of v is below
+             * n (exact when no byte is; the bytes then go one by one) */
+            uint64_t special = (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+                                ((bs - ones) & ~bs)) &
+                               highs;
+            if (special != 0)
+                break;
+            i += 8;
+            run += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;

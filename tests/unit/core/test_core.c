@@ -89,6 +89,62 @@ static char *json_of(ft_str in)
     return b.ptr;
 }
 
+/* The escaping, one byte at a time: what ft_json_str must equal for
+ * ASCII input, whatever its word-at-a-time path does. */
+static void ascii_escaped(ft_buf *b, const unsigned char *p, size_t n)
+{
+    ft_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            ft_buf_putc(b, '\\');
+            ft_buf_putc(b, (char)c);
+        } else if (c >= 0x20) {
+            ft_buf_putc(b, (char)c);
+        } else {
+            static const char *const named[] = {[8] = "\\b", [9] = "\\t", [10] = "\\n",
+                                                [12] = "\\f", [13] = "\\r"};
+            if (c < 14 && named[c] != NULL)
+                ft_buf_puts(b, named[c]);
+            else
+                ft_buf_printf(b, "\\u%04x", c);
+        }
+    }
+    ft_buf_putc(b, '"');
+}
+
+/* Every special byte at every offset of strings of every length up to 40
+ * (so at each position of the 8-byte words), and random mixes. */
+static void test_json_str_words(void **s)
+{
+    (void)s;
+    static const unsigned char specials[] = {'"', '\\', 0x00, 0x01, 0x1f, '\n', 0x7f, ' ', '~'};
+    unsigned char in[40];
+    uint64_t rnd = 42;
+    for (size_t len = 0; len <= sizeof in; len++)
+        for (size_t at = 0; at < (len ? len : 1); at++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                for (size_t i = 0; i < len; i++) {
+                    rnd = rnd * 6364136223846793005u + 1442695040888963407u;
+                    in[i] = (unsigned char)('a' + (rnd >> 60));
+                }
+                if (len)
+                    in[at] = specials[k];
+                if (k == 0 && len > 2) /* and some random noise, all ASCII */
+                    for (size_t i = 0; i < len; i += 3)
+                        in[i] = (unsigned char)((rnd >> (i % 50)) & 0x7f);
+                ft_buf got = {0}, want = {0};
+                ft_json_str(&got, (ft_str){(const char *)in, len});
+                ascii_escaped(&want, in, len);
+                assert_true(ft_buf_ok(&got) && ft_buf_ok(&want));
+                if (got.len != want.len)
+                    fail_msg("len %zu at %zu: got %.*s want %.*s", len, at, (int)got.len, got.ptr, (int)want.len, want.ptr);
+                assert_memory_equal(got.ptr, want.ptr, want.len);
+                ft_buf_free(&got);
+                ft_buf_free(&want);
+            }
+}
+
 static void test_json_str(void **s)
 {
     (void)s;
@@ -176,6 +232,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),  cmocka_unit_test(test_arena),
         cmocka_unit_test(test_alloc_hook),   cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_json_str_words),
         cmocka_unit_test(test_json_numbers), cmocka_unit_test(test_iso8601_and_hex),
         cmocka_unit_test(test_read_file),    cmocka_unit_test(test_ct_equal),
     };
