@@ -982,17 +982,25 @@ the tables above as the figures.
 | span JSON without `printf` for ids and numbers | `vfprintf` 7% | 41k → 44k |
 | LMDB group commit: concurrent requests share one write transaction and one sync, each in a nested transaction | one sync per request; about 3 requests now share one | daemon at 512 × 4 connections: 29k → 36k spans/s |
 | trace lists read a stored summary (`_tsum`) and summarize a trace once | the newest-100 list parsed every record of 100+ traces (`json_loadb` 48%), twice for traces with several activities | newest 100 on a loadgen-filled store: 14 ms → 3.9 ms in process |
+| `ft_kv_get_many` (LMDB: one read transaction, Redis: one `MGET`) and `ft_kv_cas_many` as one Redis script: summaries, client/server pairs and the stored summaries of a list page read and swapped per request, not per trace | Redis: about 120 round trips per 512-span request, each paying the server's fsync (`INFO commandstats`); a list page: two round trips per trace | Redis: about 29 round trips per request (27 scripts, 2 `MGET`s: `ft_ingest_inproc` against a fresh Redis and `INFO commandstats`) |
+| JSON string escaping checks eight plain bytes at a time | `ft_json_str` 9% (byte loop) | a few % |
 
-What stands in the way of 100,000 spans/s on LMDB (the target): after
-these changes a span costs about 12 µs of user CPU and 6 µs of system CPU
-in process.  The system part is the kernel writing LMDB's dirty pages
-and syncing them; it grows as the store grows (copy-on-write of pages
-touched by random trace-id keys; see the sustained run).  The user part
-is spread over span JSON (about 17%), compression (about 20%),
-summaries (about 10%), RED counting (about 6%) and LMDB's B-tree.  On
-Redis the store server itself is the limit: fedtrace makes about 120
-round trips per 512-span request (pairs and counting on shared stores,
-summaries), each waiting for Redis's fsync with `appendfsync always`.
+What stands in the way of 100,000 spans/s on LMDB (the target, 10 µs of
+CPU per span on one core): after these changes a span costs about 11–15
+µs of user CPU and 6–8 µs of system CPU in process (the table above).
+The system part is the kernel writing LMDB's dirty pages and syncing
+them; it grows as the store grows, because keys that start with random
+trace ids touch a new leaf page each (copy-on-write of each page and its
+parents at every commit; see the sustained run).  The user part is
+spread over compression (about 19%), span JSON (13%), summaries (13%),
+activity records (7%), RED counting (6%) and LMDB's B-tree.  Without
+compression (`?compress=0`) a span costs about 5 µs less and 2.8× the
+disk.  On Redis the store server is the limit: each stored key is a
+`SET` and two `ZADD`s (the ordered index that prefix listing needs, and
+the expiry index), about 570 keys per 512-span request, most of them the
+per-trace service facts and, on a shared store, the client/server
+halves; and about 23 of the 27 scripts per request still list one
+trace's records each for its summary.
 EOF
 }
 
