@@ -53,6 +53,7 @@ say() {
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/lib.sh"
 [ -d "$1" ] || die "$1: no such build directory"
 build=$(cd "$1" && pwd)
 fedtrace=$build/fedtrace
@@ -113,25 +114,15 @@ trap 'exit 143' TERM
 pin_d=
 pin_l=
 pinning="none (BENCH_NO_PIN=1 or no taskset)"
-if [ "${BENCH_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null 2>&1; then
-    cpus=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//')
-    first=$(echo "$cpus" | awk -F '[,-]' '{ print $1 }')
-    second=$(awk -v list="$cpus" -v first="$first" 'BEGIN {
-        n = split(list, parts, ",")
-        for (i = 1; i <= n; i++) {
-            if (split(parts[i], r, "-") == 2) { lo = r[1]; hi = r[2] } else { lo = hi = parts[i] }
-            for (c = lo; c <= hi; c++) if (c != first) { print c; exit }
-        }
-    }')
-    if [ -n "$first" ] && [ -n "$second" ]; then
-        pin_d="taskset -c $first"
-        pin_l="taskset -c $second"
-        # this shell too, so that the polling stays off the daemon's CPU
-        taskset -pc "$second" $$ >/dev/null 2>&1 || true
-        pinning="fedtrace serve on CPU $first; ft_loadgen, curl and this script on CPU $second (taskset)"
-    else
-        pinning="none (only one CPU to run on)"
-    fi
+pick_cpus "${BENCH_NO_PIN:-0}"
+if [ -n "$cpu_first" ]; then
+    pin_d="taskset -c $cpu_first"
+    pin_l="taskset -c $cpu_second"
+    # this shell too, so that the polling stays off the daemon's CPU
+    taskset -pc "$cpu_second" $$ >/dev/null 2>&1 || true
+    pinning="fedtrace serve on CPU $cpu_first; ft_loadgen, curl and this script on CPU $cpu_second (taskset)"
+elif [ "${BENCH_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null 2>&1; then
+    pinning="none (only one CPU to run on)"
 fi
 
 # ---- small helpers ---------------------------------------------------------------
@@ -378,17 +369,14 @@ fi
 result=$(grep '^result ' "$tmp/lg.out" || true)
 [ -n "$result" ] || die "ft_loadgen printed no result line"
 sed -n 's/^ft_loadgen: /growth: /p' "$tmp/lg.out" >&2
-field() {
-    echo "$result" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-lg_spans=$(field spans)
-lg_rate=$(field spans_per_s)
-lg_p50=$(field p50_ms)
-lg_p99=$(field p99_ms)
-lg_max=$(field max_ms)
-lg_secs=$(field seconds)
-lg_reconnects=$(field reconnects)
-lg_bps=$(field bytes_per_span)
+lg_spans=$(field "$result" spans)
+lg_rate=$(field "$result" spans_per_s)
+lg_p50=$(field "$result" p50_ms)
+lg_p99=$(field "$result" p99_ms)
+lg_max=$(field "$result" max_ms)
+lg_secs=$(field "$result" seconds)
+lg_reconnects=$(field "$result" reconnects)
+lg_bps=$(field "$result" bytes_per_span)
 
 # the end of the ingest: a last poll (and sample, unless the last one is
 # less than half an interval old: its rate would be that of the ingest

@@ -45,6 +45,7 @@ if [ $# -ne 1 ]; then
     echo "usage: sh bench/limits.sh BUILD_DIR" >&2
     exit 2
 fi
+root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 fedtrace=$build/fedtrace
 loadgen=$build/bench/ft_loadgen
@@ -68,6 +69,7 @@ die() {
     echo "limits: $*" >&2
     exit 1
 }
+. "$root/bench/lib.sh"
 
 for v in "$runs" "$seconds" "$batch" "$conns" "$rb_pipeline" "$rb_clients" "$rb_min" "$rb_keyspace"; do
     case $v in
@@ -124,75 +126,20 @@ trap 'exit 143' TERM
 pin_d=
 pin_l=
 pinning="none"
-if [ "${LIMITS_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null 2>&1; then
-    cpus=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//')
-    first=$(echo "$cpus" | awk -F '[,-]' '{ print $1 }')
-    second=$(awk -v list="$cpus" -v first="$first" 'BEGIN {
-        n = split(list, parts, ",")
-        for (i = 1; i <= n; i++) {
-            if (split(parts[i], r, "-") == 2) { lo = r[1]; hi = r[2] } else { lo = hi = parts[i] }
-            for (c = lo; c <= hi; c++) if (c != first) { print c; exit }
-        }
-    }')
-    if [ -n "$first" ] && [ -n "$second" ]; then
-        pin_d="taskset -c $first"
-        pin_l="taskset -c $second"
-        pinning="\`fedtrace serve\` and \`ft_lmdb_floor\` on CPU $first, \`ft_loadgen\` and \`redis-benchmark\` on CPU $second (taskset); the Redis servers not pinned"
-    fi
+pick_cpus "${LIMITS_NO_PIN:-0}"
+if [ -n "$cpu_first" ]; then
+    pin_d="taskset -c $cpu_first"
+    pin_l="taskset -c $cpu_second"
+    pinning="\`fedtrace serve\` and \`ft_lmdb_floor\` on CPU $cpu_first, \`ft_loadgen\` and \`redis-benchmark\` on CPU $cpu_second (taskset); the Redis servers not pinned"
 fi
 
-# field LINE KEY: the value of KEY=... in a line of key=value pairs
-field() {
-    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
 
 # ---- processes ------------------------------------------------------------------
 
-# start_daemon NAME URL: fedtrace serve on store URL; sets $daemon and $url
-start_daemon() {
-    log=$tmp/daemon-$1
-    : >"$log.out"
-    $pin_d "$fedtrace" serve --store "$2" \
-        --otlp-listen 127.0.0.1:0 --ui-listen off >"$log.out" 2>"$log.err" 3>&- &
-    daemon=$!
-    url=
-    i=0
-    while [ $i -lt 100 ]; do
-        url=$(sed -n 's/^fedtrace: otlp listening on \(http:[^ ]*\).*$/\1/p' "$log.out" | head -n 1)
-        [ -n "$url" ] && return 0
-        if ! kill -0 "$daemon" 2>/dev/null; then
-            cat "$log.err" >&2
-            daemon=
-            die "fedtrace serve exited before listening ($2)"
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    cat "$log.err" >&2
-    die "fedtrace serve did not print its OTLP address within 10 s"
-}
-
-# stop_daemon NAME: SIGTERM; it must exit with status 0 within 20 s
-stop_daemon() {
-    kill -TERM "$daemon"
-    i=0
-    while kill -0 "$daemon" 2>/dev/null && [ $i -lt 200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$daemon" 2>/dev/null; then
-        kill -KILL "$daemon" 2>/dev/null || true
-        wait "$daemon" 2>/dev/null || true
-        daemon=
-        die "fedtrace serve did not stop within 20 s of SIGTERM"
-    fi
-    st=0
-    wait "$daemon" || st=$?
-    daemon=
-    if [ "$st" -ne 0 ]; then
-        cat "$tmp/daemon-$1.err" >&2
-        die "fedtrace serve exited with status $st"
-    fi
+# stop_checked NAME: stop_daemon (lib.sh), then show what in its log looks
+# like trouble
+stop_checked() {
+    stop_daemon "$1"
     # the daemon logs to stderr: show what looks like trouble
     if grep -Eiq 'error|warn|fail|refus|full|abort|sanitizer|overload|reject' "$tmp/daemon-$1.err"; then
         echo "limits: $1: fedtrace serve logged what looks like trouble:" >&2
@@ -297,7 +244,7 @@ run_lmdb() {
     echo "limits: LMDB, run $r of $runs: fedtrace serve, ${seconds}s of ingest" >&2
     start_daemon "$name" "lmdb:$tmp/store-$r"
     line=$(ingest "$name" "$r")
-    stop_daemon "$name"
+    stop_checked "$name"
     spans=$(field "$line" spans)
     requests=$(field "$line" requests)
     [ "${spans:-0}" -gt 0 ] || die "LMDB, run $r: no spans were stored"
@@ -358,7 +305,7 @@ run_redis() {
     esac
     start_daemon "$name" "$surl"
     line=$(ingest "$name" "$r")
-    stop_daemon "$name"
+    stop_checked "$name"
     sum=$(rcli --raw EVAL "$strlen_sum" 0 'limits::*' | tr -d '\r' | tr '\n' ' ')
     keys=$(echo "$sum" | awk '{ print $1 + 0 }')
     vbytes=$(echo "$sum" | awk '{ print $2 + 0 }')

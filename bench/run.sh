@@ -87,6 +87,7 @@ die() {
     echo "bench: $*" >&2
     exit 1
 }
+. "$root/bench/lib.sh"
 
 [ -x "$fedtrace" ] || die "$fedtrace is missing (make build)"
 [ -x "$loadgen" ] || die "$loadgen is missing (make build)"
@@ -169,20 +170,12 @@ pinning="none"
 has_taskset=0
 if [ "${BENCH_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null 2>&1; then
     has_taskset=1
-    cpus=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//')
-    first=$(echo "$cpus" | awk -F '[,-]' '{ print $1 }')
-    second=$(awk -v list="$cpus" -v first="$first" 'BEGIN {
-        n = split(list, parts, ",")
-        for (i = 1; i <= n; i++) {
-            if (split(parts[i], r, "-") == 2) { lo = r[1]; hi = r[2] } else { lo = hi = parts[i] }
-            for (c = lo; c <= hi; c++) if (c != first) { print c; exit }
-        }
-    }')
-    if [ -n "$first" ] && [ -n "$second" ]; then
-        pin_d="taskset -c $first"
-        pin_l="taskset -c $second"
-        pinning="fedtrace serve on CPU $first, ft_loadgen on CPU $second (taskset)"
-    fi
+fi
+pick_cpus "${BENCH_NO_PIN:-0}"
+if [ -n "$cpu_first" ]; then
+    pin_d="taskset -c $cpu_first"
+    pin_l="taskset -c $cpu_second"
+    pinning="fedtrace serve on CPU $cpu_first, ft_loadgen on CPU $cpu_second (taskset)"
 fi
 server_names=
 plural=
@@ -404,59 +397,8 @@ store_url() {
 
 # ---- the daemon ----------------------------------------------------------------
 
-# start_daemon NAME URL: fedtrace serve on store URL; sets $daemon and $url.
-start_daemon() {
-    log=$tmp/daemon-$1
-    : >"$log.out"
-    $pin_d "$fedtrace" serve --store "$2" \
-        --otlp-listen 127.0.0.1:0 --ui-listen off >"$log.out" 2>"$log.err" 3>&- &
-    daemon=$!
-    url=
-    i=0
-    while [ $i -lt 100 ]; do
-        url=$(sed -n 's/^fedtrace: otlp listening on \(http:[^ ]*\).*$/\1/p' \
-            "$log.out" | head -n 1)
-        [ -n "$url" ] && return 0
-        if ! kill -0 "$daemon" 2>/dev/null; then
-            cat "$log.err" >&2
-            daemon=
-            die "fedtrace serve exited before listening"
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    cat "$log.err" >&2
-    die "fedtrace serve did not print its OTLP address within 10 s"
-}
 
-# stop_daemon NAME: SIGTERM, then wait up to 20 s; fails if it does not
-# exit cleanly.
-stop_daemon() {
-    kill -TERM "$daemon"
-    i=0
-    while kill -0 "$daemon" 2>/dev/null && [ $i -lt 200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$daemon" 2>/dev/null; then
-        kill -KILL "$daemon" 2>/dev/null || true
-        wait "$daemon" 2>/dev/null || true
-        daemon=
-        die "fedtrace serve did not stop within 20 s of SIGTERM"
-    fi
-    st=0
-    wait "$daemon" || st=$?
-    daemon=
-    if [ "$st" -ne 0 ]; then
-        cat "$tmp/daemon-$1.err" >&2
-        die "fedtrace serve exited with status $st"
-    fi
-}
 
-# field LINE KEY: the value of KEY=... in a result line
-field() {
-    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
 
 # loadgen ARGS...: one run; its "result" line goes to stdout.
 loadgen() {
@@ -635,7 +577,7 @@ vs_fredis_v=
 vs_ioredis_v=
 vs_otres_v=
 if [ -n "$pin_d" ]; then
-    vs_pinning="the node process (Fedify's exporter) and fedtrace serve on CPU $first, ft_loadgen on CPU $second (taskset)"
+    vs_pinning="the node process (Fedify's exporter) and fedtrace serve on CPU $cpu_first, ft_loadgen on CPU $cpu_second (taskset)"
 else
     vs_pinning="none"
 fi
