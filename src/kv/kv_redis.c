@@ -1175,69 +1175,112 @@ static ft_code rd_get_many(void *state, const ft_kv_key *keys, size_t n, ft_aren
     return rc;
 }
 
+/* The arguments of a script over n data keys: EVALSHA, sha, numkeys, the
+ * index and expiry keys, the n data keys, then per_op ARGV for each; one
+ * buffer holds the data keys, members and numbers they point into. */
+typedef struct script_args {
+    char *buf;
+    size_t w;
+    const char **argv;
+    size_t *lens;
+    size_t argc, n, per_op;
+    char numkeys[24];
+} script_args;
+
+static bool script_args_init(rd_state *s, script_args *a, size_t n, size_t per_op,
+                             size_t key_bytes)
+{
+    memset(a, 0, sizeof *a);
+    a->n = n;
+    a->per_op = per_op;
+    a->argc = 5 + n + per_op * n;
+    a->buf = ft_malloc(key_bytes + 24 * n + 1);
+    a->argv = ft_calloc(a->argc, sizeof *a->argv);
+    a->lens = ft_calloc(a->argc, sizeof *a->lens);
+    if (a->buf == NULL || a->argv == NULL || a->lens == NULL)
+        return false;
+    snprintf(a->numkeys, sizeof a->numkeys, "%zu", n + 2);
+    a->argv[2] = a->numkeys;
+    a->lens[2] = strlen(a->numkeys);
+    a->argv[3] = s->index_key;
+    a->lens[3] = s->index_key_len;
+    a->argv[4] = s->expiry_key;
+    a->lens[4] = s->expiry_key_len;
+    return true;
+}
+
+/* Room a key takes in script_args' buffer: its data key and member. */
+static size_t script_key_bytes(rd_state *s, ft_kv_key key)
+{
+    return datakey_len(s, key) + ft_kv__key_encoded_len(key);
+}
+
+/* ARGV slot k of op i. */
+static void script_arg(script_args *a, size_t i, size_t k, const char *p, size_t len)
+{
+    a->argv[5 + a->n + a->per_op * i + k] = p;
+    a->lens[5 + a->n + a->per_op * i + k] = len;
+}
+
+/* Data key i, and its index member as ARGV slot k of op i. */
+static void script_key(rd_state *s, script_args *a, size_t i, ft_kv_key key, size_t k)
+{
+    size_t kl = datakey_len(s, key), ml = ft_kv__key_encoded_len(key);
+    datakey_into(s, key, a->buf + a->w);
+    a->argv[5 + i] = a->buf + a->w;
+    a->lens[5 + i] = kl;
+    a->w += kl;
+    ft_kv__key_encode_into(key, a->buf + a->w);
+    script_arg(a, i, k, a->buf + a->w, ml);
+    a->w += ml;
+}
+
+/* A TTL (0 when none or not a put) as ARGV slot k of op i. */
+static void script_ttl(script_args *a, size_t i, size_t k, int64_t ttl_ms)
+{
+    int tl = snprintf(a->buf + a->w, 24, "%lld", ttl_ms > 0 ? (long long)ttl_ms : 0LL);
+    script_arg(a, i, k, a->buf + a->w, (size_t)tl);
+    a->w += (size_t)tl + 1;
+}
+
+static void script_args_free(script_args *a)
+{
+    ft_free(a->buf);
+    ft_free(a->argv);
+    ft_free(a->lens);
+}
+
 static ft_code rd_batch(void *state, const ft_kv_op *ops, size_t n,
                         ft_err *err)
 {
     rd_state *s = state;
-    /* one buffer for data keys, members and TTLs; argv points into it */
     size_t cap = 0;
     for (size_t i = 0; i < n; i++)
-        cap += datakey_len(s, ops[i].key) + ft_kv__key_encoded_len(ops[i].key) + 24;
-    size_t argc = 5 + 5 * n;
-    char *buf = ft_malloc(cap ? cap : 1);
-    const char **argv = ft_calloc(argc, sizeof *argv);
-    size_t *lens = ft_calloc(argc, sizeof *lens);
+        cap += script_key_bytes(s, ops[i].key);
+    script_args a;
     ft_code rc = FT_OK;
-    if (buf == NULL || argv == NULL || lens == NULL) {
+    if (!script_args_init(s, &a, n, 4, cap)) {
         rc = ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
         goto out;
     }
-    char numkeys[24];
-    snprintf(numkeys, sizeof numkeys, "%zu", n + 2);
-    argv[2] = numkeys;
-    lens[2] = strlen(numkeys);
-    argv[3] = s->index_key;
-    lens[3] = s->index_key_len;
-    argv[4] = s->expiry_key;
-    lens[4] = s->expiry_key_len;
-    const char **keys = argv + 5, **args = argv + 5 + n;
-    size_t *klens = lens + 5, *alens = lens + 5 + n;
-    size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         const ft_kv_op *op = &ops[i];
-        size_t kl = datakey_len(s, op->key);
-        datakey_into(s, op->key, buf + w);
-        keys[i] = buf + w;
-        klens[i] = kl;
-        w += kl;
-        size_t ml = ft_kv__key_encoded_len(op->key);
-        ft_kv__key_encode_into(op->key, buf + w);
         bool set = op->type == FT_KV_SET;
-        args[4 * i] = set ? "s" : "d";
-        alens[4 * i] = 1;
-        args[4 * i + 1] = buf + w;
-        alens[4 * i + 1] = ml;
-        w += ml;
-        args[4 * i + 2] = set && op->value.len ? op->value.ptr : "";
-        alens[4 * i + 2] = set ? op->value.len : 0;
-        int tl = snprintf(buf + w, 24, "%lld",
-                          set && op->ttl_ms > 0 ? (long long)op->ttl_ms : 0LL);
-        args[4 * i + 3] = buf + w;
-        alens[4 * i + 3] = (size_t)tl;
-        w += (size_t)tl + 1;
+        script_arg(&a, i, 0, set ? "s" : "d", 1);
+        script_key(s, &a, i, op->key, 1);
+        script_arg(&a, i, 2, set && op->value.len ? op->value.ptr : "", set ? op->value.len : 0);
+        script_ttl(&a, i, 3, set ? op->ttl_ms : 0);
     }
     redisReply *r;
     /* SETs and DELs with relative TTLs: sending them again is harmless */
-    rc = eval(s, SCRIPT_BATCH, argv, lens, (int)argc, true, "batch", &r, err);
+    rc = eval(s, SCRIPT_BATCH, a.argv, a.lens, (int)a.argc, true, "batch", &r, err);
     if (rc == FT_OK) {
         if (r->type != REDIS_REPLY_INTEGER)
             rc = unexpected(s, err, "batch");
         freeReplyObject(r);
     }
 out:
-    ft_free(buf);
-    ft_free(argv);
-    ft_free(lens);
+    script_args_free(&a);
     return rc;
 }
 
@@ -1389,59 +1432,28 @@ static ft_code rd_cas_many(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err
     rd_state *s = state;
     size_t cap = 0;
     for (size_t i = 0; i < n; i++)
-        cap += datakey_len(s, ops[i].key) + ft_kv__key_encoded_len(ops[i].key) + 24;
-    size_t argc = 5 + 7 * n;
-    char *buf = ft_malloc(cap ? cap : 1);
-    const char **argv = ft_calloc(argc, sizeof *argv);
-    size_t *lens = ft_calloc(argc, sizeof *lens);
+        cap += script_key_bytes(s, ops[i].key);
+    script_args a;
     ft_code rc = FT_OK;
-    if (buf == NULL || argv == NULL || lens == NULL) {
+    if (!script_args_init(s, &a, n, 6, cap)) {
         rc = ft_err_set(err, FT_NOMEM, 0, "out of memory in cas");
         goto out;
     }
-    char numkeys[24];
-    snprintf(numkeys, sizeof numkeys, "%zu", n + 2);
-    argv[2] = numkeys;
-    lens[2] = strlen(numkeys);
-    argv[3] = s->index_key;
-    lens[3] = s->index_key_len;
-    argv[4] = s->expiry_key;
-    lens[4] = s->expiry_key_len;
-    const char **keys = argv + 5, **args = argv + 5 + n;
-    size_t *klens = lens + 5, *alens = lens + 5 + n;
-    size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         const ft_kv_cas_op *op = &ops[i];
-        size_t kl = datakey_len(s, op->key);
-        datakey_into(s, op->key, buf + w);
-        keys[i] = buf + w;
-        klens[i] = kl;
-        w += kl;
-        size_t ml = ft_kv__key_encoded_len(op->key);
-        ft_kv__key_encode_into(op->key, buf + w);
-        const char **a = args + 6 * i;
-        size_t *al = alens + 6 * i;
-        a[0] = buf + w;
-        al[0] = ml;
-        w += ml;
-        a[1] = op->expected == NULL ? "1" : "0";
-        al[1] = 1;
-        a[2] = op->expected != NULL && op->expected->len ? op->expected->ptr : "";
-        al[2] = op->expected ? op->expected->len : 0;
-        a[3] = op->value == NULL ? "1" : "0";
-        al[3] = 1;
-        a[4] = op->value != NULL && op->value->len ? op->value->ptr : "";
-        al[4] = op->value ? op->value->len : 0;
-        int tl = snprintf(buf + w, 24, "%lld",
-                          op->value != NULL && op->ttl_ms > 0 ? (long long)op->ttl_ms : 0LL);
-        a[5] = buf + w;
-        al[5] = (size_t)tl;
-        w += (size_t)tl + 1;
+        script_key(s, &a, i, op->key, 0);
+        script_arg(&a, i, 1, op->expected == NULL ? "1" : "0", 1);
+        script_arg(&a, i, 2, op->expected != NULL && op->expected->len ? op->expected->ptr : "",
+                   op->expected ? op->expected->len : 0);
+        script_arg(&a, i, 3, op->value == NULL ? "1" : "0", 1);
+        script_arg(&a, i, 4, op->value != NULL && op->value->len ? op->value->ptr : "",
+                   op->value ? op->value->len : 0);
+        script_ttl(&a, i, 5, op->value != NULL ? op->ttl_ms : 0);
     }
     redisReply *r;
     /* not retried: a swap whose reply was lost would be reported as a
      * conflict when sent again */
-    rc = eval(s, SCRIPT_CAS_MANY, argv, lens, (int)(5 + 7 * n), false, "cas", &r, err);
+    rc = eval(s, SCRIPT_CAS_MANY, a.argv, a.lens, (int)a.argc, false, "cas", &r, err);
     if (rc == FT_OK) {
         if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
             rc = unexpected(s, err, "cas");
@@ -1455,9 +1467,7 @@ static ft_code rd_cas_many(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err
         freeReplyObject(r);
     }
 out:
-    ft_free(buf);
-    ft_free(argv);
-    ft_free(lens);
+    script_args_free(&a);
     return rc;
 }
 
