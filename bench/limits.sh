@@ -163,31 +163,13 @@ ingest() {
     echo "$line"
 }
 
-# start_store TAG: a throwaway Redis (ft_store_server redis), its stdin a
-# FIFO this shell holds open on fd 3, so that it also stops if this shell
-# dies; sets $ss_pid, $ss_url, $ss_host and $ss_port
-start_store() {
-    fifo=$tmp/ss-$1.in
-    mkfifo "$fifo" || die "mkfifo $fifo failed"
-    "$store_server" redis <"$fifo" >"$tmp/ss-$1.out" 2>"$tmp/ss-$1.err" &
-    ss_pid=$!
-    exec 3>"$fifo"
-    ss_url=
-    i=0
-    while [ $i -lt 1200 ]; do
-        ss_url=$(sed -n 's/^url: //p' "$tmp/ss-$1.out" | head -n 1)
-        [ -n "$ss_url" ] && break
-        if ! kill -0 "$ss_pid" 2>/dev/null; then
-            exec 3>&-
-            wait "$ss_pid" 2>/dev/null || true
-            ss_pid=
-            cat "$tmp/ss-$1.err" >&2
-            die "Redis could not be started (ft_store_server redis)"
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ -n "$ss_url" ] || die "ft_store_server redis printed no URL within 120 s"
+# redis_store TAG: a throwaway Redis (lib.sh's start_store); sets $ss_pid,
+# $ss_url, $ss_host and $ss_port
+redis_store() {
+    if ! start_store redis "$1"; then
+        cat "$tmp/ss-$1.err" >&2
+        die "Redis could not be started (ft_store_server redis)"
+    fi
     # redis://[user:password@]HOST:PORT[/DB][?...]
     hp=$(echo "$ss_url" | sed 's|^redis://||; s|^.*@||; s|[/?].*$||')
     ss_host=${hp%:*}
@@ -195,31 +177,6 @@ start_store() {
     case $ss_port in
     '' | *[!0-9]*) die "cannot read host and port from $ss_url" ;;
     esac
-}
-
-# stop_store TAG: end of stdin and SIGTERM; it stops Redis and removes its
-# directory, and must exit with status 0
-stop_store() {
-    exec 3>&-
-    kill -TERM "$ss_pid" 2>/dev/null || true
-    i=0
-    while kill -0 "$ss_pid" 2>/dev/null && [ $i -lt 300 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$ss_pid" 2>/dev/null; then
-        kill -KILL "$ss_pid" 2>/dev/null || true
-        wait "$ss_pid" 2>/dev/null || true
-        ss_pid=
-        die "ft_store_server redis did not stop within 30 s"
-    fi
-    st=0
-    wait "$ss_pid" || st=$?
-    ss_pid=
-    if [ "$st" -ne 0 ]; then
-        cat "$tmp/ss-$1.err" >&2
-        die "ft_store_server redis exited with status $st"
-    fi
 }
 
 rcli() {
@@ -290,7 +247,7 @@ run_redis() {
     r=$1
     name=redis-$r
     echo "limits: Redis, run $r of $runs: fedtrace serve, ${seconds}s of ingest" >&2
-    start_store "ft-$r"
+    redis_store "ft-$r"
     if [ -z "$redis_settings" ]; then
         for s in appendonly appendfsync save; do
             rcli --raw CONFIG GET "$s" | awk 'NR == 1 { n = $0 } NR == 2 { v = $0 } END { if (n != "") printf "%s %s\n", n, (v == "" ? "\"\"" : v) }'
@@ -312,12 +269,12 @@ run_redis() {
     sets=$(cmd_calls set)
     scripts=$(cmd_calls evalsha)
     [ "$keys" -gt 0 ] || die "Redis, run $r: fedtrace stored no keys"
-    stop_store "ft-$r"
+    stop_store redis "ft-$r" || die "ft_store_server redis did not stop cleanly"
     size=$(awk -v b="$vbytes" -v n="$keys" 'BEGIN { s = int(b / n + 0.5); print s < 1 ? 1 : s }')
     n=$keys
     [ "$n" -ge "$rb_min" ] || n=$rb_min
     echo "limits: Redis, run $r of $runs: redis-benchmark, $n SETs of $size bytes on a fresh Redis" >&2
-    start_store "rb-$r"
+    redis_store "rb-$r"
     if ! $pin_l redis-benchmark -h "$ss_host" -p "$ss_port" -t set -P "$rb_pipeline" \
         -c "$rb_clients" -d "$size" -n "$n" -r "$rb_keyspace" --csv \
         >"$tmp/rb.out" 2>"$tmp/rb.err" 3>&-; then
@@ -326,7 +283,7 @@ run_redis() {
     fi
     rps=$(tr -d '"\r' <"$tmp/rb.out" | awk -F, '$1 == "SET" { print $2; exit }')
     rb_sets=$(cmd_calls set)
-    stop_store "rb-$r"
+    stop_store redis "rb-$r" || die "ft_store_server redis did not stop cleanly"
     case $rps in
     '' | *[!0-9.]*)
         cat "$tmp/rb.out" "$tmp/rb.err" >&2

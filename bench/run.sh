@@ -239,65 +239,6 @@ child_pid() {
 
 # ---- the store servers ---------------------------------------------------------
 
-# start_store STORE [TAG]: ft_store_server STORE in the background, its
-# stdin a FIFO that this shell holds open on fd 3 (so the server also stops
-# if this shell dies); sets $ss_pid and $ss_url.  Returns 1 when the server
-# could not be started (the reason is in $tmp/ss-TAG.err; TAG defaults to
-# STORE).
-start_store() {
-    tag=${2:-$1}
-    fifo=$tmp/ss-$tag.in
-    mkfifo "$fifo" || die "mkfifo $fifo failed"
-    $pin_s "$store_server" "$1" <"$fifo" >"$tmp/ss-$tag.out" 2>"$tmp/ss-$tag.err" &
-    ss_pid=$!
-    exec 3>"$fifo"
-    ss_url=
-    i=0
-    while [ $i -lt 1200 ]; do
-        ss_url=$(sed -n 's/^url: //p' "$tmp/ss-$tag.out" | head -n 1)
-        [ -n "$ss_url" ] && return 0
-        if ! kill -0 "$ss_pid" 2>/dev/null; then
-            exec 3>&-
-            wait "$ss_pid" 2>/dev/null || true
-            ss_pid=
-            return 1
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo "ft_store_server $1 printed no URL within 120 s" >>"$tmp/ss-$tag.err"
-    stop_store "$1" "$tag" || true
-    return 1
-}
-
-# stop_store STORE [TAG]: end of stdin and SIGTERM; ft_store_server stops the
-# server and removes its directory.  Returns 1 if it did not exit cleanly.
-stop_store() {
-    tag=${2:-$1}
-    [ -n "$ss_pid" ] || return 0
-    exec 3>&-
-    kill -TERM "$ss_pid" 2>/dev/null || true
-    i=0
-    while kill -0 "$ss_pid" 2>/dev/null && [ $i -lt 300 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$ss_pid" 2>/dev/null; then
-        kill -KILL "$ss_pid" 2>/dev/null || true
-        wait "$ss_pid" 2>/dev/null || true
-        ss_pid=
-        echo "bench: ft_store_server $1 did not stop within 30 s" >&2
-        return 1
-    fi
-    st=0
-    wait "$ss_pid" || st=$?
-    ss_pid=
-    if [ "$st" -ne 0 ]; then
-        cat "$tmp/ss-$tag.err" >&2
-        echo "bench: ft_store_server $1 exited with status $st" >&2
-        return 1
-    fi
-}
 
 # store_info STORE: writes the server's version and settings into
 # $tmp/version-STORE and $tmp/settings-STORE, while it runs.
