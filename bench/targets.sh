@@ -18,6 +18,14 @@ report=$1
 table=$(awk -F '|' '
     function trim(s) { gsub(/^[ *]+|[ *×]+$/, "", s); return s }
     function num(s) { s = trim(s); gsub(/,/, "", s); return s + 0 }
+    # A query target: met only where every figure measured is under the
+    # limit; below 1M traces it can only be "met at the size measured".
+    function verdict(n, p99, grown, limit,    v) {
+        if (p99 >= limit) return "not met"
+        if (grown != "" && grown + 0 >= limit)
+            return sprintf("met at %d traces; not met after the sustained run (%s ms)", n, grown)
+        return (n >= 1000000) ? "met" : "met at the size measured"
+    }
     /^## / {
         section = $0
         next
@@ -73,11 +81,11 @@ table=$(awk -F '|' '
         if (q_n)
             printf "| Newest 100 traces, LMDB, through the API | p99 < 5 ms at 1M traces | p99 %.2f ms at %d traces (`ft_query_bench`)%s | %s |\n",
                 q_recent, q_n, (gend_recent != "" ? sprintf("; %s ms after the sustained run (%s spans, %s activity records stored)", gend_recent, gend_spans, gend_recs) : ""),
-                ((q_n >= 1000000) ? (q_recent < 5 ? "met" : "not met") : (q_recent < 5 ? "met at the size measured" : "not met"))
+                verdict(q_n, q_recent, gend_recent, 5)
         if (qa_n)
             printf "| A trace'"'"'s activities, LMDB, through the API | p99 < 2 ms at 1M traces | p99 %.2f ms at %d traces%s | %s |\n",
                 q_act, qa_n, (gend_act != "" ? sprintf("; %s ms after the sustained run", gend_act) : ""),
-                ((qa_n >= 1000000) ? (q_act < 2 ? "met" : "not met") : (q_act < 2 ? "met at the size measured" : "not met"))
+                verdict(qa_n, q_act, gend_act, 2)
         if (!q_n && !qa_n)
             printf "| Newest 100 / a trace'"'"'s activities | p99 < 5 ms / 2 ms at 1M traces | %s | |\n", no
         if (rss)
