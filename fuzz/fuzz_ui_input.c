@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     if (g_auth == NULL) {
-        ft_auth_opts o = {"alice", "pw", "fuzz", 0};
+        ft_auth_opts o = {.user = "alice", .password = "pw", .secret = "fuzz"};
         if (ft_auth_create(&o, &g_auth, NULL) != FT_OK)
             abort();
     }

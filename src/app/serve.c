@@ -72,7 +72,8 @@ static const ft_opt k_opts[] = {
     OPT("otlp-token", FT_OPT_STR, otlp_token, NULL, "TOKEN",
         "require \"Authorization: Bearer TOKEN\" on OTLP requests"),
     OPT("api-token", FT_OPT_STR, api_token, NULL, "TOKEN",
-        "require \"Authorization: Bearer TOKEN\" on /api and /metrics"),
+        "require \"Authorization: Bearer TOKEN\" on /api and /metrics; without "
+        "--ui-password the dashboard's login page asks for this token"),
     OPT("show-ip-peers", FT_OPT_BOOL, show_ip_peers, "false", NULL,
         "name inferred services by IP-literal hosts instead of \"ip-address\""),
     OPT("ui-password", FT_OPT_STR, ui_password, NULL, "PASSWORD",

@@ -267,11 +267,12 @@ static enum MHD_Result login_page(ft_server *s, struct MHD_Connection *c, int st
         ft_buf_puts(&msg, "</p>");
     }
     html_escape(&nx, safe_next(s, next));
-    const char *names[] = {"BASE", "USER_FIELD", "MESSAGE", "NEXT"};
-    const char *values[] = {s->base, ft_buf_cstr(&user), ft_buf_cstr(&msg), ft_buf_cstr(&nx)};
+    const char *names[] = {"BASE", "USER_FIELD", "MESSAGE", "NEXT", "PASSWORD_LABEL"};
+    const char *values[] = {s->base, ft_buf_cstr(&user), ft_buf_cstr(&msg), ft_buf_cstr(&nx),
+                            ft_auth_mode_of(s->auth) == FT_AUTH_TOKEN ? "API token" : "Password"};
     bool ok = values[1] && values[2] && values[3];
     if (ok)
-        render(&b, a, names, values, 4);
+        render(&b, a, names, values, 5);
     enum MHD_Result r = ok && ft_buf_ok(&b)
                             ? page(c, status, a->ctype, b.ptr, b.len, NULL, NULL, retry_after)
                             : MHD_NO;
@@ -330,8 +331,10 @@ static enum MHD_Result login_post(ft_server *s, struct MHD_Connection *c, ui_req
     if (!ok) {
         ft_auth_failed(s->auth, addr, now);
         ft_logf("failed login from %s", addr);
-        const char *m = ft_auth_mode_of(s->auth) == FT_AUTH_USER ? "Wrong user name or password."
-                                                                 : "Wrong password.";
+        ft_auth_mode mode = ft_auth_mode_of(s->auth);
+        const char *m = mode == FT_AUTH_USER    ? "Wrong user name or password."
+                        : mode == FT_AUTH_TOKEN ? "Wrong API token."
+                                                : "Wrong password.";
         return login_page(s, c, 401, m, next, 0);
     }
     ft_auth_succeeded(s->auth, addr);
@@ -583,7 +586,7 @@ static enum MHD_Result api_store(ft_server *s, struct MHD_Connection *c, const c
 
 static enum MHD_Result api_session(ft_server *s, struct MHD_Connection *c)
 {
-    static const char *const modes[] = {"none", "password", "user"};
+    static const char *const modes[] = {"none", "password", "user", "token"};
     ft_buf b = {0};
     ft_buf_printf(&b, "{\"mode\":\"%s\",\"user\":", modes[ft_auth_mode_of(s->auth)]);
     const char *u = ft_auth_user(s->auth);
@@ -858,11 +861,16 @@ ft_code ft_srv_ui_init(ft_server *s, ft_err *err)
                           bp);
     snprintf(s->base, sizeof s->base, "%s%s", bp, bp[n - 1] == '/' ? "" : "/");
     s->base_len = strlen(s->base);
-    ft_auth_opts ao = {s->o.ui_user, s->o.ui_password, s->o.session_secret,
-                       s->o.session_ttl_ms};
-    if (s->o.ui_user != NULL && *s->o.ui_user &&
-        (s->o.ui_password == NULL || *s->o.ui_password == '\0'))
+    bool pw = s->o.ui_password != NULL && *s->o.ui_password;
+    if (s->o.ui_user != NULL && *s->o.ui_user && !pw)
         return ft_err_set(err, FT_INVAL, 0, "--ui-user needs --ui-password");
+    /* With only an API token, the login form takes the token: the pages
+     * are never open while the API is closed. */
+    ft_auth_opts ao = {.user = s->o.ui_user,
+                       .password = pw ? s->o.ui_password : s->o.api_token,
+                       .password_is_token = !pw,
+                       .secret = s->o.session_secret,
+                       .session_ttl_ms = s->o.session_ttl_ms};
     ft_code rc = ft_auth_create(&ao, &s->auth, err);
     if (rc == FT_OK)
         rc = ft_events_create(events_poll, s, 1000, &s->events, err);

@@ -67,7 +67,10 @@ ft_code ft_auth_create(const ft_auth_opts *o, ft_auth **out, ft_err *err)
     pthread_mutex_init(&a->mu, NULL);
     bool pw = o != NULL && o->password != NULL && *o->password;
     bool user = pw && o->user != NULL && *o->user;
-    a->mode = user ? FT_AUTH_USER : pw ? FT_AUTH_PASSWORD : FT_AUTH_NONE;
+    a->mode = user                          ? FT_AUTH_USER
+              : pw && o->password_is_token ? FT_AUTH_TOKEN
+              : pw                          ? FT_AUTH_PASSWORD
+                                            : FT_AUTH_NONE;
     a->user = strdup(user ? o->user : "");
     a->password = strdup(pw ? o->password : "");
     a->ttl_ms = o != NULL && o->session_ttl_ms > 0 ? o->session_ttl_ms : 12 * 3600 * 1000;

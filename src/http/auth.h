@@ -27,11 +27,13 @@ typedef enum ft_auth_mode {
     FT_AUTH_NONE = 0,
     FT_AUTH_PASSWORD,  /* one password */
     FT_AUTH_USER,      /* a user name and a password */
+    FT_AUTH_TOKEN,     /* the API token, typed into the login form */
 } ft_auth_mode;
 
 typedef struct ft_auth_opts {
     const char *user;      /* NULL/"": password mode (when password set) */
     const char *password;  /* NULL/"": no login (mode none) */
+    bool password_is_token; /* no user: the password is the API token */
     const char *secret;    /* NULL/"": random, sessions end at restart */
     int64_t session_ttl_ms; /* 0: 12 hours */
 } ft_auth_opts;
@@ -43,10 +45,10 @@ enum { FT_AUTH_COOKIE_MAX = 128 };
 ft_code ft_auth_create(const ft_auth_opts *opts, ft_auth **out, ft_err *err);
 void ft_auth_destroy(ft_auth *a); /* NULL is a no-op */
 ft_auth_mode ft_auth_mode_of(const ft_auth *a);
-const char *ft_auth_user(const ft_auth *a); /* NULL in password mode */
+const char *ft_auth_user(const ft_auth *a); /* NULL unless FT_AUTH_USER */
 int64_t ft_auth_session_ttl_ms(const ft_auth *a);
 
-/* Whether user and password are the configured ones; in password mode the
+/* Whether user and password are the configured ones; without a user the
  * user is ignored.  Takes the same time however close a guess is. */
 bool ft_auth_check(const ft_auth *a, const char *user, const char *password);
 

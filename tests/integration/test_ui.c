@@ -229,6 +229,51 @@ static void test_login_password_mode(void **state)
     ft_serve_env_end(&e);
 }
 
+/* Token mode: only --api-token; the pages are closed too, and the login
+ * form takes the token. */
+static void test_login_token_mode(void **state)
+{
+    (void)state;
+    env e;
+    const char *const extra[] = {"--api-token", "tok en", NULL};
+    ft_serve_env_start(&e, "ui-token", "", extra);
+    ft_post_fixtures(e.d.otlp_port);
+    int p = e.d.ui_port;
+    ft_http_resp r;
+    req(p, "GET", "/", NULL, NULL, 303, &r);
+    expect_header(&r, "Location", "/login?next=/");
+    ft_http_resp_free(&r);
+    expect(p, "GET", "/services", NULL, NULL, 303);
+    expect(p, "GET", "/api/traces", NULL, NULL, 401);
+    req(p, "GET", "/login", NULL, NULL, 200, &r);
+    assert_null(strstr((char *)r.body, "name=\"user\""));
+    assert_non_null(strstr((char *)r.body, ">API token</label>"));
+    ft_http_resp_free(&r);
+    req(p, "POST", "/login", k_form, "password=tok", 401, &r);
+    assert_non_null(strstr((char *)r.body, "Wrong API token."));
+    ft_http_resp_free(&r);
+    char *cookie = login(p, "/", "password=tok+en", "/");
+    const char *const with[] = {cookie, NULL};
+    expect(p, "GET", "/", with, NULL, 200);
+    req(p, "GET", "/api/session", with, NULL, 200, &r);
+    assert_non_null(strstr((char *)r.body, "\"mode\":\"token\""));
+    ft_http_resp_free(&r);
+    req(p, "GET", "/api/traces?limit=100", with, NULL, 200, &r);
+    json_t *j = json_loads((char *)r.body, 0, NULL);
+    assert_int_equal(json_array_size(j), 11);
+    json_decref(j);
+    ft_http_resp_free(&r);
+    const char *const bearer[] = {"Authorization: Bearer tok en", NULL};
+    expect(p, "GET", "/api/traces", bearer, NULL, 200);
+    expect(p, "GET", "/", bearer, NULL, 303); /* pages take the session only */
+    const char *const out_hdrs[] = {cookie, "Origin: http://127.0.0.1", "Host: 127.0.0.1", NULL};
+    expect(p, "POST", "/logout", out_hdrs, "", 303);
+    expect(p, "GET", "/api/traces", with, NULL, 401);
+    expect(p, "GET", "/", with, NULL, 303);
+    free(cookie);
+    ft_serve_env_end(&e);
+}
+
 /* Filters and errors of /api/traces, and the OTLP download. */
 static void test_api_filters(void **state)
 {
@@ -527,6 +572,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login_user_mode),
         cmocka_unit_test(test_login_password_mode),
+        cmocka_unit_test(test_login_token_mode),
         cmocka_unit_test(test_api_filters),
         cmocka_unit_test(test_event_stream),
         cmocka_unit_test(test_tls),

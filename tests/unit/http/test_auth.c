@@ -66,7 +66,7 @@ static void test_sha256_vectors(void **state)
 
 static ft_auth *make(const char *user, const char *pw, const char *secret)
 {
-    ft_auth_opts o = {user, pw, secret, 3600 * 1000};
+    ft_auth_opts o = {.user = user, .password = pw, .secret = secret, .session_ttl_ms = 3600 * 1000};
     ft_auth *a;
     assert_int_equal(ft_auth_create(&o, &a, NULL), FT_OK);
     return a;
@@ -91,6 +91,16 @@ static void test_credentials_and_cookies(void **state)
     assert_int_equal(ft_auth_mode_of(p), FT_AUTH_PASSWORD);
     assert_null(ft_auth_user(p));
     assert_true(ft_auth_check(p, "anyone", "pw"));
+    /* token mode: the API token is the one secret; its cookies are its own */
+    ft_auth_opts to = {.password = "tok", .password_is_token = true, .secret = "s3cret",
+                       .session_ttl_ms = 3600 * 1000};
+    ft_auth *tk;
+    assert_int_equal(ft_auth_create(&to, &tk, NULL), FT_OK);
+    assert_int_equal(ft_auth_mode_of(tk), FT_AUTH_TOKEN);
+    assert_null(ft_auth_user(tk));
+    assert_true(ft_auth_check(tk, NULL, "tok"));
+    assert_false(ft_auth_check(tk, NULL, "to"));
+    assert_false(ft_auth_check(tk, NULL, "pw"));
 
     int64_t now = 1795700000000;
     char c[FT_AUTH_COOKIE_MAX], c2[FT_AUTH_COOKIE_MAX];
@@ -118,6 +128,12 @@ static void test_credentials_and_cookies(void **state)
     assert_false(ft_auth_verify(b2, c, now));
     assert_false(ft_auth_verify(b3, c, now));
     assert_false(ft_auth_verify(p, c, now));
+    assert_false(ft_auth_verify(tk, c, now));
+    char ct[FT_AUTH_COOKIE_MAX];
+    assert_true(ft_auth_issue(tk, now, ct));
+    assert_true(ft_auth_verify(tk, ct, now));
+    assert_false(ft_auth_verify(a, ct, now));
+    ft_auth_destroy(tk);
     assert_true(ft_auth_verify(same, c, now)); /* a node sharing the secret */
     /* logout revokes this cookie only */
     ft_auth_revoke(a, c, now);
