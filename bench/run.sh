@@ -36,9 +36,8 @@
 #                         [unset: not pinned]
 #   BENCH_DECODE          0: skip the decoder comparison [1]
 #   BENCH_QUERY_TRACES    traces stored for the query measurement
-#                         ["10000 100000"; add 1000000 for the issue's 1M
-#                         (about 10 minutes to fill and 10 GB of disk)];
-#                         "" skips it
+#                         ["10000 100000 1000000"; 1M takes about 2.5
+#                         minutes to fill and 8 GB of disk]; "" skips it
 #   BENCH_FEDIFY          0: skip the Fedify comparison [1]
 #   BENCH_FEDIFY_TARGETS  what to measure there ["fedify-memory fedify-redis
 #                         fedtrace-lmdb fedtrace-redis"]
@@ -1002,7 +1001,7 @@ store_list=$(echo "$store_list" | sed 's/\(.*\), /\1 and /')
 # the dashboard's queries on stores of growing size: ft_query_bench fills an
 # LMDB store, measures in process, then through fedtrace serve's API
 queries=
-query_traces=${BENCH_QUERY_TRACES-10000 100000}
+query_traces=${BENCH_QUERY_TRACES-10000 100000 1000000}
 if [ -n "$query_traces" ] && [ -x "$build/bench/ft_query_bench" ]; then
     for n in $query_traces; do
         echo "bench: queries with $n traces stored (ft_query_bench)" >&2
