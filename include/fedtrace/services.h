@@ -10,7 +10,8 @@
  * peer host, else db.system; a queue by its messaging destination, else
  * messaging.system; rpc.service; then the peer host (server.address,
  * net.peer.name, the host of url.full / http.url).  Fediverse: a delivery
- * (activitypub.send_activity, or a client POST to an inbox) makes the
+ * (activitypub.send_activity, or a client POST whose url.full, http.url,
+ * url.path or http.target path ends in the segment "inbox") makes the
  * remote instance a service of its own kind.  Hosts that are IP literals
  * are shown as "ip-address" unless asked otherwise.
  *
@@ -91,7 +92,9 @@ ft_code ft_metrics_flush(ft_metrics *m, ft_kv *kv, const char *const *prefix, si
 
 typedef enum ft_services_what {
     FT_Q_SERVICES,      /* {"since","until","services":[...]} */
-    FT_Q_SERVICE,       /* one service: operations, buckets, callers, ... */
+    FT_Q_SERVICE,       /* one service: operations (each with its duration
+                           histogram and per-minute buckets), buckets,
+                           callers, ... */
     FT_Q_MAP,           /* {"nodes":[...],"edges":[...]} */
     FT_Q_SLOW_QUERIES,  /* {"queries":[...]} */
 } ft_services_what;

@@ -103,8 +103,35 @@ static bool str_is(const ft_str *s, const char *c)
     return s != NULL && s->len == strlen(c) && strncasecmp(s->ptr, c, s->len) == 0;
 }
 
-/* An outbound ActivityPub delivery: Fedify's span, or a client POST whose
- * URL path ends in an inbox. */
+/* Whether a URL or a path (with or without query) ends in an inbox:
+ * .../inbox, .../users/x/inbox, a shared /inbox.  Of a full URL only the
+ * path counts ("https://inbox.example" is no inbox). */
+static bool inbox_path(const ft_str *u)
+{
+    const char *p = u->ptr, *end = u->ptr + u->len;
+    for (const char *q = p; q + 2 < end; q++) {
+        if (q[0] == '/' || q[0] == '?' || q[0] == '#')
+            break; /* a path: no scheme */
+        if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+            p = q + 3;
+            while (p < end && *p != '/' && *p != '?' && *p != '#')
+                p++; /* the authority */
+            break;
+        }
+    }
+    size_t n = 0;
+    while (p + n < end && p[n] != '?' && p[n] != '#')
+        n++;
+    while (n > 0 && p[n - 1] == '/')
+        n--;
+    /* the last segment is "inbox" ("/sharedinbox" is not one) */
+    return n >= 5 && strncasecmp(p + n - 5, "inbox", 5) == 0 && (n == 5 || p[n - 6] == '/');
+}
+
+/* An outbound ActivityPub delivery: Fedify's span, or a client POST to an
+ * inbox.  Any of the URL attributes may carry the path: http.rb (Mastodon)
+ * sets http.url / url.full to "scheme://host" alone and the path in
+ * http.target (old conventions) or url.path (new). */
 static bool is_delivery(const ft_span *sp)
 {
     if (ft_str_eq_c(sp->name, "activitypub.send_activity"))
@@ -114,18 +141,12 @@ static bool is_delivery(const ft_span *sp)
                                            NULL};
     if (!str_is(first_attr(sp, method_keys), "POST"))
         return false;
-    const ft_str *u = first_attr(sp, url_keys);
-    if (u == NULL)
-        return false;
-    size_t n = u->len;
-    for (size_t i = 0; i < u->len; i++)
-        if (u->ptr[i] == '?' || u->ptr[i] == '#') {
-            n = i;
-            break;
-        }
-    while (n > 0 && u->ptr[n - 1] == '/')
-        n--;
-    return n >= 5 && strncasecmp(u->ptr + n - 5, "inbox", 5) == 0;
+    for (const char *const *k = url_keys; *k != NULL; k++) {
+        const ft_str *u = str_attr(sp, *k);
+        if (u != NULL && inbox_path(u))
+            return true;
+    }
+    return false;
 }
 
 /* Fedify's send_activity span names its target only in its

@@ -782,11 +782,64 @@ typedef struct merged {
     char *key;   /* the whole key, to find it again */
     char *parts; /* a copy of it cut at the separators */
     hist h;
+    /* per minute, for the operations of one service (FT_Q_SERVICE) */
+    int64_t *minutes;
+    hist *per_minute;
+    size_t n_minutes;
 } merged;
+
+/* An index of strings by hash, for the entries of an array: a slot holds
+ * an entry's position + 1 (0: empty); open addressing, at most half full. */
+typedef struct sindex {
+    uint32_t *slot;
+    size_t cap; /* a power of two, or 0 */
+} sindex;
+
+/* The key of entry i of array v. */
+typedef const char *(*sindex_key)(const void *v, size_t i);
+
+/* The slot of key: where it is (*found) or where it would go.  cap > 0. */
+static size_t sindex_slot(const sindex *x, const char *key, sindex_key get, const void *v,
+                          bool *found)
+{
+    size_t mask = x->cap - 1;
+    for (size_t i = (size_t)ft_fnv1a(FT_FNV_INIT, key, strlen(key)) & mask;; i = (i + 1) & mask) {
+        uint32_t e = x->slot[i];
+        if (e == 0 || strcmp(get(v, e - 1), key) == 0) {
+            *found = e != 0;
+            return i;
+        }
+    }
+}
+
+/* Room for one more entry beside the n of v (indexed again when the
+ * index grows). */
+static bool sindex_reserve(sindex *x, size_t n, sindex_key get, const void *v)
+{
+    if (x->cap > 0 && (n + 1) * 2 <= x->cap)
+        return true;
+    if (n >= UINT32_MAX / 4)
+        return false;
+    size_t cap = x->cap ? x->cap * 2 : 128;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (slot == NULL)
+        return false;
+    free(x->slot);
+    x->slot = slot;
+    x->cap = cap;
+    for (size_t i = 0; i < n; i++) {
+        bool found;
+        x->slot[sindex_slot(x, get(v, i), get, v, &found)] = (uint32_t)(i + 1);
+    }
+    return true;
+}
 
 typedef struct mtable {
     merged *v;
     size_t n, cap;
+    sindex idx; /* v by key */
     /* per minute, one service (FT_Q_SERVICE): all its spans, and its
      * server and consumer spans */
     int64_t *minutes;
@@ -794,11 +847,19 @@ typedef struct mtable {
     size_t n_minutes;
 } mtable;
 
+static const char *mt_key(const void *v, size_t i)
+{
+    return ((const mtable *)v)->v[i].key;
+}
+
 static merged *mt_get(mtable *t, const char *key)
 {
-    for (size_t i = 0; i < t->n; i++) /* a window holds hundreds, not millions */
-        if (strcmp(t->v[i].key, key) == 0)
-            return &t->v[i];
+    if (!sindex_reserve(&t->idx, t->n, mt_key, t))
+        return NULL;
+    bool found;
+    size_t at = sindex_slot(&t->idx, key, mt_key, t, &found);
+    if (found)
+        return &t->v[t->idx.slot[at] - 1];
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
         merged *v = realloc(t->v, cap * sizeof *v);
@@ -832,8 +893,30 @@ static merged *mt_get(mtable *t, const char *key)
     e->b = parts[2] ? parts[2] : (char *)"";
     e->c = parts[3] ? parts[3] : (char *)"";
     e->d = parts[4] ? parts[4] : (char *)"";
+    t->idx.slot[at] = (uint32_t)(t->n + 1);
     t->n++;
     return e;
+}
+
+/* The histogram of `minute` in a per-minute list, added (empty) when it is
+ * not there yet; NULL: out of memory.  Documents come in minute order, so
+ * the last one is the likely match. */
+static hist *minute_of(int64_t **minutes, hist **hs, size_t *n, int64_t minute)
+{
+    for (size_t j = *n; j-- > 0;)
+        if ((*minutes)[j] == minute)
+            return &(*hs)[j];
+    int64_t *mv = realloc(*minutes, (*n + 1) * sizeof *mv);
+    if (mv == NULL)
+        return NULL;
+    *minutes = mv;
+    hist *hv = realloc(*hs, (*n + 1) * sizeof *hv);
+    if (hv == NULL)
+        return NULL;
+    *hs = hv;
+    mv[*n] = minute;
+    memset(&hv[*n], 0, sizeof *hv);
+    return &hv[(*n)++];
 }
 
 static void mt_free(mtable *t)
@@ -841,8 +924,11 @@ static void mt_free(mtable *t)
     for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].key);
         free(t->v[i].parts);
+        free(t->v[i].minutes);
+        free(t->v[i].per_minute);
     }
     free(t->v);
+    free(t->idx.slot);
     free(t->minutes);
     free(t->all);
     free(t->served);
@@ -877,17 +963,6 @@ static bool is_request(const merged *e, bool service_serves)
     return strcmp(e->d, "server") == 0 || strcmp(e->d, "consumer") == 0;
 }
 
-static bool serves(const mtable *t, const char *svc)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        const merged *e = &t->v[i];
-        if (e->type[0] == 's' && strcmp(e->a, svc) == 0 && strcmp(e->b, "instrumented") == 0 &&
-            (strcmp(e->d, "server") == 0 || strcmp(e->d, "consumer") == 0))
-            return true;
-    }
-    return false;
-}
-
 static void red_json(ft_buf *b, const hist *h, double seconds, bool with_rate)
 {
     ft_buf_printf(b, "\"requests\":%lld,\"errors\":%lld,\"errorRate\":%.4f,",
@@ -898,6 +973,35 @@ static void red_json(ft_buf *b, const hist *h, double seconds, bool with_rate)
     ft_buf_printf(b, "\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"avg\":%.3f",
                   hist_quantile(h, 0.5), hist_quantile(h, 0.95), hist_quantile(h, 0.99),
                   h->n > 0 ? (double)h->sum_us / (double)h->n / 1000.0 : 0.0);
+}
+
+/* A duration histogram: each bucket that is not empty, by its upper bound
+ * in ms ("le", null for the last, unbounded one) and its count. */
+static void histogram_json(ft_buf *b, const hist *h)
+{
+    bool first = true;
+    ft_buf_putc(b, '[');
+    for (int i = 0; i < NB; i++) {
+        if (h->b[i] <= 0)
+            continue;
+        ft_buf_puts(b, first ? "{\"le\":" : ",{\"le\":");
+        first = false;
+        if (i == NB - 1)
+            ft_buf_puts(b, "null");
+        else
+            ft_buf_printf(b, "%.1f", bucket_hi(i) / 1000.0);
+        ft_buf_printf(b, ",\"count\":%lld}", (long long)h->b[i]);
+    }
+    ft_buf_putc(b, ']');
+}
+
+/* One per-minute bucket: its start (ms), requests, errors, p50 and p99. */
+static void minute_json(ft_buf *b, bool comma, int64_t minute, const hist *h)
+{
+    ft_buf_printf(b, "%s{\"t\":%lld,\"requests\":%lld,\"errors\":%lld,\"p50\":%.3f,"
+                     "\"p99\":%.3f}",
+                  comma ? "," : "", (long long)minute, (long long)h->n, (long long)h->err,
+                  hist_quantile(h, 0.5), hist_quantile(h, 0.99));
 }
 
 /* When one name is seen as several kinds, the most specific wins: a host
@@ -916,6 +1020,7 @@ typedef struct svc_sum {
     const char *name, *kind;
     hist h;
     size_t ops;
+    bool serves; /* has server or consumer spans of its own */
 } svc_sum;
 
 static int svc_cmp(const void *x, const void *y)
@@ -926,32 +1031,68 @@ static int svc_cmp(const void *x, const void *y)
     return strcmp(a->name, b->name);
 }
 
+static const char *svc_key(const void *v, size_t i)
+{
+    return ((const svc_sum *)v)[i].name;
+}
+
 /* The services of the window with their RED totals (malloc'd array). */
 static svc_sum *services_of(const mtable *t, size_t *n_out)
 {
     svc_sum *v = calloc(t->n ? t->n : 1, sizeof *v);
+    size_t *at = calloc(t->n ? t->n : 1, sizeof *at); /* series -> its service + 1 */
+    sindex idx = {0};
     size_t n = 0;
-    for (size_t i = 0; v != NULL && i < t->n; i++) {
+    bool ok = v != NULL && at != NULL;
+    for (size_t i = 0; ok && i < t->n; i++) {
         const merged *e = &t->v[i];
-        if (e->type[0] != 's' || e->h.n <= 0)
+        if (e->type[0] != 's')
             continue;
-        size_t k = 0;
-        while (k < n && strcmp(v[k].name, e->a) != 0)
-            k++;
-        if (k == n) {
+        if (!(ok = sindex_reserve(&idx, n, svc_key, v)))
+            break;
+        bool found;
+        size_t slot = sindex_slot(&idx, e->a, svc_key, v, &found);
+        if (strcmp(e->b, "instrumented") == 0 &&
+            (strcmp(e->d, "server") == 0 || strcmp(e->d, "consumer") == 0)) {
+            if (!found) { /* known by the name, listed only with requests */
+                v[n].name = e->a;
+                v[n].kind = e->b;
+                idx.slot[slot] = (uint32_t)(++n);
+                found = true;
+            }
+            v[idx.slot[slot] - 1].serves = true;
+        }
+        if (e->h.n <= 0)
+            continue;
+        if (!found) {
             v[n].name = e->a;
             v[n].kind = e->b;
-            n++;
-        } else if (kind_rank(e->b) > kind_rank(v[k].kind)) {
-            v[k].kind = e->b;
+            idx.slot[slot] = (uint32_t)(++n);
         }
+        size_t k = idx.slot[slot] - 1;
+        at[i] = k + 1;
+        if (v[k].ops > 0 && kind_rank(e->b) > kind_rank(v[k].kind))
+            v[k].kind = e->b;
+        else if (v[k].ops == 0)
+            v[k].kind = e->b;
         v[k].ops++;
-        if (is_request(e, serves(t, e->a)))
-            hist_merge(&v[k].h, &e->h);
     }
-    if (v != NULL)
-        qsort(v, n, sizeof *v, svc_cmp);
-    *n_out = n;
+    for (size_t i = 0; ok && i < t->n; i++)
+        if (at[i] > 0 && is_request(&t->v[i], v[at[i] - 1].serves))
+            hist_merge(&v[at[i] - 1].h, &t->v[i].h);
+    /* drop the ones seen only without requests */
+    size_t w = 0;
+    for (size_t k = 0; ok && k < n; k++)
+        if (v[k].ops > 0)
+            v[w++] = v[k];
+    free(idx.slot);
+    free(at);
+    if (!ok) {
+        free(v);
+        return NULL;
+    }
+    qsort(v, w, sizeof *v, svc_cmp);
+    *n_out = w;
     return v;
 }
 
@@ -1106,6 +1247,13 @@ static ft_code load_window(ft_kv *kv, const ft_str *prefix, size_t np, int64_t s
                     hist_merge(&t->all[j], &h);
                     if (strcmp(m->d, "server") == 0 || strcmp(m->d, "consumer") == 0)
                         hist_merge(&t->served[j], &h);
+                    /* and the operation's */
+                    hist *op = minute_of(&m->minutes, &m->per_minute, &m->n_minutes, minute);
+                    if (op == NULL) {
+                        rc = ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+                        break;
+                    }
+                    hist_merge(op, &h);
                 }
             }
             json_decref(doc);
@@ -1174,7 +1322,7 @@ ft_code ft_services_json(ft_kv *kv, ft_services_what what, const ft_services_que
                             service);
             break;
         }
-        bool srv = serves(&t, service);
+        bool srv = svcs[k].serves;
         ft_buf_puts(&b, "{\"name\":");
         ft_json_cstr(&b, service);
         ft_buf_puts(&b, ",\"kind\":");
@@ -1196,16 +1344,16 @@ ft_code ft_services_json(ft_kv *kv, ft_services_what what, const ft_services_que
                 ft_json_cstr(&b, e->d);
                 ft_buf_printf(&b, ",\"request\":%s,", pass == 0 ? "true" : "false");
                 red_json(&b, &e->h, seconds, false);
-                ft_buf_putc(&b, '}');
+                ft_buf_puts(&b, ",\"histogram\":");
+                histogram_json(&b, &e->h);
+                ft_buf_puts(&b, ",\"buckets\":[");
+                for (size_t j = 0; j < e->n_minutes; j++)
+                    minute_json(&b, j > 0, e->minutes[j], &e->per_minute[j]);
+                ft_buf_puts(&b, "]}");
             }
         ft_buf_puts(&b, "],\"buckets\":[");
-        for (size_t i = 0; i < t.n_minutes; i++) {
-            const hist *h = srv ? &t.served[i] : &t.all[i];
-            ft_buf_printf(&b, "%s{\"t\":%lld,\"requests\":%lld,\"errors\":%lld,\"p50\":%.3f,"
-                              "\"p99\":%.3f}",
-                          i ? "," : "", (long long)t.minutes[i], (long long)h->n,
-                          (long long)h->err, hist_quantile(h, 0.5), hist_quantile(h, 0.99));
-        }
+        for (size_t i = 0; i < t.n_minutes; i++)
+            minute_json(&b, i > 0, t.minutes[i], srv ? &t.served[i] : &t.all[i]);
         ft_buf_puts(&b, "],\"callers\":");
         edges_json(&b, &t, NULL, service);
         ft_buf_puts(&b, ",\"callees\":");

@@ -11,12 +11,14 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fedtrace/exporter.h"
 #include "fedtrace/otlp.h"
+#include "core/buf.h"
 #include "fedtrace/services.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
@@ -59,10 +61,43 @@ static void test_mastodon_spans(void **state)
                        S("db.statement", "GET x")};
     expect_peer(infer(FT_SPAN_KIND_CLIENT, "GET", redis, 3, false), FT_PEER_CACHE,
                 "redis.internal");
-    /* http.rb delivering to a remote inbox: the remote instance */
-    ft_attr post[] = {S("http.method", "POST"), S("http.url", "https://Remote.Example/users/b/inbox"),
-                      S("net.peer.name", "remote.example")};
-    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP POST", post, 3, false), FT_PEER_INSTANCE,
+    /* http.rb delivering to a remote inbox, as opentelemetry-ruby-contrib
+     * sends it: http.url is "scheme://host" alone, the path in
+     * http.target: the remote instance */
+    ft_attr post[] = {S("http.method", "POST"), S("http.url", "https://remote.example"),
+                      S("http.target", "/users/bob/inbox"), S("net.peer.name", "remote.example")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP POST", post, 4, false), FT_PEER_INSTANCE,
+                "remote.example");
+    /* the same under the new conventions: url.full + url.path */
+    ft_attr post_new[] = {S("http.request.method", "POST"), S("url.full", "https://remote.example"),
+                          S("url.path", "/users/bob/inbox"), S("server.address", "remote.example")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "POST", post_new, 4, false), FT_PEER_INSTANCE,
+                "remote.example");
+    /* a shared inbox with a query in http.target */
+    ft_attr post_shared[] = {S("http.method", "POST"), S("http.url", "https://r2.example"),
+                             S("http.target", "/inbox?x=1"), S("net.peer.name", "r2.example")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP POST", post_shared, 4, false), FT_PEER_INSTANCE,
+                "r2.example");
+    /* the full URL form too */
+    ft_attr post_full[] = {S("http.method", "POST"),
+                           S("http.url", "https://Remote.Example/users/b/inbox"),
+                           S("net.peer.name", "remote.example")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP POST", post_full, 3, false), FT_PEER_INSTANCE,
+                "remote.example");
+    /* a POST elsewhere is plain HTTP, even to a host named "inbox" */
+    ft_attr post_api[] = {S("http.method", "POST"), S("http.url", "https://inbox"),
+                          S("http.target", "/api/v1/statuses"), S("net.peer.name", "inbox")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP POST", post_api, 4, false), FT_PEER_HTTP,
+                "inbox");
+    /* a path whose last segment only ends in "inbox" is none */
+    ft_attr sandbox[] = {S("http.method", "POST"), S("http.url", "https://s.example"),
+                         S("http.target", "/api/sharedinbox"), S("net.peer.name", "s.example")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP POST", sandbox, 4, false), FT_PEER_HTTP,
+                "s.example");
+    /* a GET of an inbox is no delivery */
+    ft_attr get_inbox[] = {S("http.method", "GET"), S("http.url", "https://remote.example"),
+                           S("http.target", "/users/bob/inbox"), S("net.peer.name", "remote.example")};
+    expect_peer(infer(FT_SPAN_KIND_CLIENT, "HTTP GET", get_inbox, 4, false), FT_PEER_HTTP,
                 "remote.example");
     /* a shared inbox, no host attribute: the URL's host */
     ft_attr shared[] = {S("http.method", "POST"), S("http.url", "https://x.example:8443/inbox?a=1")};
@@ -82,7 +117,7 @@ static void test_mastodon_spans(void **state)
     expect_peer(infer(FT_SPAN_KIND_PRODUCER, "X publish", pub_nodest, 1, false), FT_PEER_QUEUE,
                 "sidekiq");
     /* a server span calls nothing; an internal span without db attributes neither */
-    ft_span srv = {.kind = FT_SPAN_KIND_SERVER, .name = FT_STR_LIT("GET /"), .attrs = {post, 3}};
+    ft_span srv = {.kind = FT_SPAN_KIND_SERVER, .name = FT_STR_LIT("GET /"), .attrs = {post, 4}};
     ft_peer none;
     assert_false(ft_infer_peer(&srv, NULL, &none));
     assert_int_equal(none.kind, FT_PEER_NONE);
@@ -383,6 +418,367 @@ static void test_workers_one_counter(void **state)
     json_decref(ref);
 }
 
+/* ---- spans built as OTLP/JSON, exported through a node ---- */
+
+/* A minute's start, in the fixtures' window (2026-11-22). */
+#define BASE_MS 1795300020000LL
+
+typedef struct hs {
+    const char *service, *trace, *id, *parent, *name;
+    int kind;             /* 1 internal .. 5 consumer */
+    int64_t start_us, us; /* start from BASE_MS, duration */
+    bool error;
+    const char *attrs[5]; /* "key=value" */
+} hs;
+
+static void put_span(ft_buf *b, const hs *s)
+{
+    uint64_t st = (uint64_t)BASE_MS * 1000000u + (uint64_t)s->start_us * 1000u;
+    uint64_t en = st + (uint64_t)s->us * 1000u;
+    ft_buf_printf(b, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", s->trace, s->id);
+    if (s->parent)
+        ft_buf_printf(b, "\"parentSpanId\":\"%s\",", s->parent);
+    ft_buf_puts(b, "\"name\":");
+    ft_json_cstr(b, s->name);
+    ft_buf_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
+                     "\"attributes\":[",
+                  s->kind, (unsigned long long)st, (unsigned long long)en);
+    for (int i = 0; i < 5 && s->attrs[i]; i++) {
+        const char *eq = strchr(s->attrs[i], '=');
+        ft_buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
+        ft_json_str(b, (ft_str){s->attrs[i], (size_t)(eq - s->attrs[i])});
+        ft_buf_puts(b, ",\"value\":{\"stringValue\":");
+        ft_json_cstr(b, eq + 1);
+        ft_buf_puts(b, "}}");
+    }
+    ft_buf_printf(b, "],\"status\":{\"code\":%d}}", s->error ? 2 : 0);
+}
+
+/* Exports spans (grouped by consecutive service) as one request through n. */
+static void export_spans(node *n, const hs *spans, size_t cnt)
+{
+    ft_buf b = {0};
+    ft_buf_puts(&b, "{\"resourceSpans\":[");
+    for (size_t i = 0; i < cnt;) {
+        size_t j = i;
+        while (j < cnt && strcmp(spans[j].service, spans[i].service) == 0)
+            j++;
+        ft_buf_puts(&b, i ? ",{" : "{");
+        ft_buf_puts(&b, "\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
+                        "{\"stringValue\":");
+        ft_json_cstr(&b, spans[i].service);
+        ft_buf_puts(&b, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"t\"},\"spans\":[");
+        for (size_t k = i; k < j; k++) {
+            if (k > i)
+                ft_buf_putc(&b, ',');
+            put_span(&b, &spans[k]);
+        }
+        ft_buf_puts(&b, "]}]}");
+        i = j;
+    }
+    ft_buf_puts(&b, "]}");
+    assert_true(ft_buf_ok(&b));
+    ft_arena *a = ft_arena_create(0);
+    ft_span_batch batch;
+    ft_err err = {0};
+    if (ft_otlp_decode_traces_json((const uint8_t *)b.ptr, b.len, a, &batch, &err) != FT_OK)
+        fail_msg("decode: %s", err.msg);
+    assert_int_equal(batch.n, cnt);
+    if (ft_exporter_export_spans(n->ex, &batch, NULL, &err) != FT_OK)
+        fail_msg("export: %s", err.msg);
+    ft_arena_destroy(a);
+    ft_buf_free(&b);
+}
+
+/* A query over [BASE_MS, BASE_MS + seconds). */
+static json_t *query_at(ft_kv *kv, ft_services_what what, const char *service, int seconds)
+{
+    ft_services_query q = {.since_ms = BASE_MS, .until_ms = BASE_MS + seconds * 1000LL,
+                           .service = service, .limit = 100};
+    ft_arena *a = ft_arena_create(0);
+    ft_str js;
+    ft_err err = {0};
+    if (ft_services_json(kv, what, &q, a, &js, &err) != FT_OK)
+        fail_msg("services query %d: %s", (int)what, err.msg);
+    json_t *j = json_loadb(js.ptr, js.len, 0, NULL);
+    assert_non_null(j);
+    ft_arena_destroy(a);
+    return j;
+}
+
+static json_t *find2(json_t *arr, const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        const char *a = json_string_value(json_object_get(o, k1));
+        const char *b = json_string_value(json_object_get(o, k2));
+        if (a != NULL && b != NULL && strcmp(a, v1) == 0 && strcmp(b, v2) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static long long inum(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void expect_real(json_t *o, const char *k, double want)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_number(v) || fabs(json_number_value(v) - want) > 0.0005)
+        fail_msg("%s = %f, want %f", k, json_number_value(v), want);
+}
+
+/* One edge from -> to of that kind with these calls and errors. */
+static json_t *expect_edge(json_t *edges, const char *from, const char *to, const char *kind,
+                           long long calls, long long errors)
+{
+    json_t *e = find2(edges, "from", from, "to", to);
+    if (e == NULL)
+        fail_msg("edge %s -> %s missing", from, to);
+    assert_string_equal(json_string_value(json_object_get(e, "toKind")), kind);
+    if (inum(e, "calls") != calls || inum(e, "errors") != errors)
+        fail_msg("%s -> %s: %lld calls, %lld errors; want %lld, %lld", from, to,
+                 inum(e, "calls"), inum(e, "errors"), calls, errors);
+    return e;
+}
+
+/* A histogram of exactly these buckets (le < 0: null, the unbounded one). */
+static void expect_hist(json_t *h, const double *le, const long long *count, size_t n)
+{
+    if (json_array_size(h) != n)
+        fail_msg("histogram %s, want %zu buckets", json_dumps(h, JSON_COMPACT), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *b = json_array_get(h, i), *l = json_object_get(b, "le");
+        bool ok = le[i] < 0 ? json_is_null(l)
+                            : json_is_number(l) && fabs(json_number_value(l) - le[i]) < 1e-9;
+        if (!ok || inum(b, "count") != count[i])
+            fail_msg("histogram %s: bucket %zu, want le %g count %lld",
+                     json_dumps(h, JSON_COMPACT), i, le[i], count[i]);
+    }
+}
+
+#define TA "cccc0000000000000000000000000001"
+#define TB "cccc0000000000000000000000000002"
+#define TC "cccc0000000000000000000000000003"
+
+/* A client span of "web" (an http.rb-shaped POST to api.internal) whose
+ * child server span is in "api": on a local store the pair is matched in
+ * memory (pair_local), in one batch or across two in either order, and the
+ * edge web -> api replaces the one to the host the client named. */
+static void test_map_edges_local(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "memory:edges%u", ++seq);
+    node n;
+    node_open(&n, url);
+#define CALL "http.method=POST", "http.url=https://api.internal", \
+        "http.target=/v1/things", "net.peer.name=api.internal"
+    const hs web[] = {
+        {"web", TA, "a000000000000001", NULL, "GET /x", 2, 0, 10000, false, {0}},
+        {"web", TA, "a000000000000002", "a000000000000001", "HTTP POST", 3, 1000, 5000, false, {CALL}},
+        {"web", TB, "b000000000000001", NULL, "GET /x", 2, 20000, 10000, false, {0}},
+        {"web", TB, "b000000000000002", "b000000000000001", "HTTP POST", 3, 21000, 5000, true, {CALL}},
+        {"web", TC, "c000000000000001", NULL, "GET /x", 2, 40000, 10000, false, {0}},
+        {"web", TC, "c000000000000002", "c000000000000001", "HTTP POST", 3, 41000, 5000, false, {CALL}},
+    };
+#undef CALL
+    const hs api[] = {
+        {"api", TA, "a000000000000003", "a000000000000002", "POST /v1/things", 2, 1500, 4000, false, {0}},
+        {"api", TB, "b000000000000003", "b000000000000002", "POST /v1/things", 2, 21500, 4000, true, {0}},
+        {"api", TC, "c000000000000003", "c000000000000002", "POST /v1/things", 2, 41500, 4000, false, {0}},
+    };
+    /* TA: both halves in one batch */
+    const hs ta[] = {web[0], web[1], api[0]};
+    export_spans(&n, ta, 3);
+    /* TB: the client first, then the server */
+    export_spans(&n, &web[2], 2);
+    export_spans(&n, &api[1], 1);
+    /* TC: the server first, then the client */
+    export_spans(&n, &api[2], 1);
+    export_spans(&n, &web[4], 2);
+    /* retries of each batch: nothing twice */
+    export_spans(&n, ta, 3);
+    export_spans(&n, &web[2], 2);
+    export_spans(&n, &api[2], 1);
+    ft_kv *kv;
+    assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
+    node_close(&n);
+    json_t *map = query_at(kv, FT_Q_MAP, NULL, 60);
+    json_t *edges = json_object_get(map, "edges");
+    json_t *e = expect_edge(edges, "web", "api", "instrumented", 3, 1);
+    expect_real(e, "p50", 5.0); /* the client spans' 5 ms */
+    expect_real(e, "p99", 5.0);
+    if (json_array_size(edges) != 1)
+        fail_msg("edges: %s", json_dumps(edges, 0));
+    /* the host the client named is no service of its own */
+    json_t *nodes = json_object_get(map, "nodes");
+    assert_int_equal(json_array_size(nodes), 2);
+    assert_null(find(nodes, "name", "api.internal"));
+    json_decref(map);
+    /* RED: 3 requests each in 60 s; api's one error */
+    json_t *doc = query_at(kv, FT_Q_SERVICES, NULL, 60);
+    json_t *svcs = json_object_get(doc, "services");
+    assert_int_equal(json_array_size(svcs), 2);
+    json_t *w = find(svcs, "name", "web"), *a = find(svcs, "name", "api");
+    assert_non_null(w);
+    assert_non_null(a);
+    assert_int_equal(inum(w, "requests"), 3);
+    assert_int_equal(inum(w, "errors"), 0);
+    expect_real(w, "rate", 0.05);
+    expect_real(w, "p50", 10.0);
+    assert_int_equal(inum(a, "requests"), 3);
+    assert_int_equal(inum(a, "errors"), 1);
+    expect_real(a, "rate", 0.05);
+    expect_real(a, "errorRate", 0.3333);
+    expect_real(a, "p99", 4.0);
+    json_decref(doc);
+    /* the callers of api, the callees of web */
+    json_t *d = query_at(kv, FT_Q_SERVICE, "api", 60);
+    assert_int_equal(json_array_size(json_object_get(d, "callers")), 1);
+    expect_edge(json_object_get(d, "callers"), "web", "api", "instrumented", 3, 1);
+    assert_int_equal(json_array_size(json_object_get(d, "callees")), 0);
+    json_decref(d);
+    ft_kv_close(kv);
+}
+
+/* The one-service answer: each operation's duration histogram (the
+ * buckets that are not empty) and its per-minute buckets. */
+static void test_operation_histograms(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "memory:hist%u", ++seq);
+    node n;
+    node_open(&n, url);
+    const hs spans[] = {
+        /* minute 0: 50 us, 300 ms, 200 s */
+        {"svc", TA, "d000000000000001", NULL, "GET /a", 2, 0, 50, false, {0}},
+        {"svc", TA, "d000000000000002", NULL, "GET /a", 2, 1000, 300000, false, {0}},
+        {"svc", TA, "d000000000000003", NULL, "GET /a", 2, 2000, 200000000, false, {0}},
+        /* minute 1: 5 ms twice, one failed */
+        {"svc", TB, "d000000000000004", NULL, "GET /a", 2, 61000000, 5000, false, {0}},
+        {"svc", TB, "d000000000000005", NULL, "GET /a", 2, 62000000, 5000, true, {0}},
+        /* another operation: a pg call, 2 ms */
+        {"svc", TB, "d000000000000006", "d000000000000005", "SELECT app", 3, 62001000, 2000, false,
+         {"db.system=postgresql", "db.name=app", "db.statement=SELECT 1"}},
+    };
+    export_spans(&n, spans, 6);
+    ft_kv *kv;
+    assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
+    node_close(&n);
+    json_t *d = query_at(kv, FT_Q_SERVICE, "svc", 120);
+    json_t *ops = json_object_get(d, "operations");
+    assert_int_equal(json_array_size(ops), 2);
+    json_t *op = find2(ops, "name", "GET /a", "spanKind", "server");
+    assert_non_null(op);
+    assert_int_equal(inum(op, "requests"), 5);
+    assert_int_equal(inum(op, "errors"), 1);
+    assert_true(json_is_true(json_object_get(op, "request")));
+    /* 50 us <= 0.1 ms; 5 ms <= 6.4; 300 ms <= 409.6; 200 s past the last bound */
+    expect_hist(json_object_get(op, "histogram"), (const double[]){0.1, 6.4, 409.6, -1},
+                (const long long[]){1, 2, 1, 1}, 4);
+    json_t *b = json_object_get(op, "buckets");
+    assert_int_equal(json_array_size(b), 2);
+    json_t *b0 = json_array_get(b, 0), *b1 = json_array_get(b, 1);
+    assert_int_equal(inum(b0, "t"), BASE_MS);
+    assert_int_equal(inum(b0, "requests"), 3);
+    assert_int_equal(inum(b0, "errors"), 0);
+    expect_real(b0, "p50", 307.2); /* in the 204.8-409.6 ms bucket, halfway */
+    assert_int_equal(inum(b1, "t"), BASE_MS + 60000);
+    assert_int_equal(inum(b1, "requests"), 2);
+    assert_int_equal(inum(b1, "errors"), 1);
+    expect_real(b1, "p50", 5.0);
+    expect_real(b1, "p99", 5.0);
+    /* the pg call: its own operation, one bucket */
+    json_t *pg = find2(ops, "name", "SELECT app", "spanKind", "client");
+    assert_non_null(pg);
+    assert_true(json_is_false(json_object_get(pg, "request")));
+    expect_hist(json_object_get(pg, "histogram"), (const double[]){3.2}, (const long long[]){1},
+                1);
+    assert_int_equal(json_array_size(json_object_get(pg, "buckets")), 1);
+    assert_int_equal(inum(json_array_get(json_object_get(pg, "buckets"), 0), "t"),
+                     BASE_MS + 60000);
+    /* the service's buckets: its requests (server spans) only */
+    b = json_object_get(d, "buckets");
+    assert_int_equal(json_array_size(b), 2);
+    assert_int_equal(inum(json_array_get(b, 1), "requests"), 2);
+    json_decref(d);
+    ft_kv_close(kv);
+}
+
+/* 5,000 remote instances, each delivered to by two nodes: the merged
+ * table (a hash, not a list) has every series once with both counts. */
+#define N_INST 5000
+
+static void test_many_instances(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "memory:many%u", ++seq);
+    node n[2];
+    node_open(&n[0], url);
+    node_open(&n[1], url);
+    hs *spans = calloc(N_INST, sizeof *spans);
+    char(*tid)[33] = calloc(N_INST, 33), (*sid)[17] = calloc(N_INST, 17);
+    char(*host)[64] = calloc(N_INST, 64), (*peer)[64] = calloc(N_INST, 64);
+    assert_true(spans && tid && sid && host && peer);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < N_INST; i++) {
+            snprintf(tid[i], 33, "%02x%030d", 0xe0 + k, i);
+            snprintf(sid[i], 17, "%016x", 0x100000 + i);
+            snprintf(host[i], 64, "http.url=https://i%d.example", i);
+            snprintf(peer[i], 64, "net.peer.name=i%d.example", i);
+            spans[i] = (hs){"mastodon/web", tid[i], sid[i], NULL, "HTTP POST", 3, i, 1000,
+                            k == 1 && i % 7 == 0,
+                            {"http.method=POST", host[i], "http.target=/inbox", peer[i]}};
+        }
+        export_spans(&n[k], spans, N_INST);
+    }
+    ft_kv *kv;
+    assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
+    node_close(&n[0]);
+    node_close(&n[1]);
+    json_t *doc = query_at(kv, FT_Q_SERVICES, NULL, 60);
+    json_t *svcs = json_object_get(doc, "services");
+    assert_int_equal(json_array_size(svcs), N_INST + 1);
+    size_t i;
+    json_t *s;
+    long long seen = 0;
+    json_array_foreach(svcs, i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (strcmp(name, "mastodon/web") == 0) {
+            assert_int_equal(inum(s, "requests"), 2 * N_INST);
+            continue;
+        }
+        int k = atoi(name + 1);
+        assert_string_equal(json_string_value(json_object_get(s, "kind")), "instance");
+        if (inum(s, "requests") != 2 || inum(s, "errors") != (k % 7 == 0))
+            fail_msg("%s: %lld requests, %lld errors", name, inum(s, "requests"),
+                     inum(s, "errors"));
+        seen++;
+    }
+    assert_int_equal(seen, N_INST);
+    json_decref(doc);
+    json_t *map = query_at(kv, FT_Q_MAP, NULL, 60);
+    json_t *edges = json_object_get(map, "edges");
+    assert_int_equal(json_array_size(edges), N_INST);
+    expect_edge(edges, "mastodon/web", "i4243.example", "instance", 2, 0);
+    expect_edge(edges, "mastodon/web", "i4249.example", "instance", 2, 1);
+    json_decref(map);
+    ft_kv_close(kv);
+    free(spans);
+    free(tid);
+    free(sid);
+    free(host);
+    free(peer);
+}
+
 int main(void)
 {
     tmp_root = ft_test_tmpdir("services");
@@ -392,6 +788,9 @@ int main(void)
         cmocka_unit_test(test_statements),
         cmocka_unit_test(test_fedify_red_once),
         cmocka_unit_test(test_workers_one_counter),
+        cmocka_unit_test(test_map_edges_local),
+        cmocka_unit_test(test_operation_histograms),
+        cmocka_unit_test(test_many_instances),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ft_test_rmrf(tmp_root);
