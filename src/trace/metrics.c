@@ -446,14 +446,29 @@ static bool served(const ft_span *sp)
            sp->has_parent;
 }
 
+/* Whether sp is one half of a call whose other half may come: a server or
+ * consumer span with a parent, or a client or producer span (*client)
+ * whose callee is not a database or a cache.  Those are never
+ * instrumented servers, and Mastodon makes dozens of such calls per
+ * request: their halves would wait in vain. */
+static bool pairable(ft_metrics *m, const ft_span *sp, bool *client)
+{
+    *client = calls_out(sp);
+    if (!*client)
+        return served(sp);
+    ft_peer p;
+    return !(ft_infer_peer(sp, &m->infer, &p) &&
+             (p.kind == FT_PEER_DATABASE || p.kind == FT_PEER_CACHE));
+}
+
 /* Local: each half waits in memory for the other (bounded: past 64k
  * waiting halves they are forgotten). */
 static ft_code pair_local(ft_metrics *m, const ft_span_batch *b, ft_err *err)
 {
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
-        bool c = calls_out(sp), s = served(sp);
-        if (!c && !s)
+        bool c;
+        if (!pairable(m, sp, &c))
             continue;
         char key[49], tid[33];
         ft_hex_encode(sp->trace_id, 16, tid);
@@ -524,8 +539,8 @@ ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
-        bool c = calls_out(sp), s = served(sp);
-        if (!c && !s)
+        bool c;
+        if (!pairable(m, sp, &c))
             continue;
         char tid[33], sid[17];
         ft_hex_encode(sp->trace_id, 16, tid);
@@ -567,8 +582,8 @@ static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_
     size_t n_ids = 0;
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
-        bool c = calls_out(sp);
-        if (!c && !served(sp))
+        bool c;
+        if (!pairable(m, sp, &c))
             continue;
         char id[49];
         ft_hex_encode(sp->trace_id, 16, id);

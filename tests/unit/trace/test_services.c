@@ -20,6 +20,7 @@
 #include "fedtrace/otlp.h"
 #include "core/buf.h"
 #include "fedtrace/services.h"
+#include "trace/trace_int.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
 
@@ -45,6 +46,54 @@ static void expect_peer(ft_peer p, ft_peer_kind kind, const char *name)
     if (p.kind != kind || strcmp(p.name, name) != 0)
         fail_msg("peer %s \"%s\", want %s \"%s\"", ft_peer_kind_name(p.kind), p.name,
                  ft_peer_kind_name(kind), name);
+}
+
+/* On a shared store the halves of calls wait for their other half in the
+ * store: a server span with a parent and a client span to something that
+ * may be instrumented; never a database or cache call. */
+static void test_pair_halves(void **state)
+{
+    (void)state;
+    ft_metrics *m;
+    ft_infer_opts io = {false};
+    assert_int_equal(ft_metrics_create(&io, 0, &m, NULL), FT_OK);
+    ft_attr pg[] = {S("db.system", "postgresql"), S("db.name", "mastodon_production"),
+                    S("db.statement", "SELECT 1")};
+    ft_attr redis[] = {S("db.system", "redis"), S("net.peer.name", "redis.internal")};
+    ft_attr http[] = {S("http.method", "POST"), S("http.url", "https://api.internal"),
+                      S("http.target", "/v1/x"), S("net.peer.name", "api.internal")};
+    ft_attr queue[] = {S("messaging.system", "sidekiq"), S("messaging.destination", "default")};
+    ft_span sp[6] = {
+        {.kind = FT_SPAN_KIND_CLIENT, .name = FT_STR_LIT("SELECT mastodon"), .attrs = {pg, 3}},
+        {.kind = FT_SPAN_KIND_CLIENT, .name = FT_STR_LIT("GET"), .attrs = {redis, 2}},
+        {.kind = FT_SPAN_KIND_CLIENT, .name = FT_STR_LIT("HTTP POST"), .attrs = {http, 4}},
+        {.kind = FT_SPAN_KIND_PRODUCER, .name = FT_STR_LIT("Worker publish"), .attrs = {queue, 2}},
+        {.kind = FT_SPAN_KIND_SERVER, .name = FT_STR_LIT("POST /v1/x"), .has_parent = true},
+        {.kind = FT_SPAN_KIND_SERVER, .name = FT_STR_LIT("GET /"), .has_parent = false},
+    };
+    for (int i = 0; i < 6; i++) {
+        memset(sp[i].trace_id, 0xab, 16);
+        memset(sp[i].span_id, i + 1, 8);
+        memset(sp[i].parent_span_id, 3, 8);
+    }
+    ft_span_batch b = {.spans = sp, .n = 6};
+    ft_arena *a = ft_arena_create(0);
+    ft_str prefix[] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces")};
+    ft_kv_op *ops;
+    size_t n;
+    assert_int_equal(ft__metrics_halves(m, prefix, 2, &b, a, &ops, &n, NULL), FT_OK);
+    /* the HTTP call and the producer (client halves), the served span */
+    assert_int_equal(n, 3);
+    const char *want[3][2] = {{"0303030303030303", "c"}, {"0404040404040404", "c"},
+                              {"0303030303030303", "s"}};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ops[i].key.n, 6);
+        assert_true(ft_str_eq_c(ops[i].key.parts[2], "_pair"));
+        assert_true(ft_str_eq_c(ops[i].key.parts[4], want[i][0]));
+        assert_true(ft_str_eq_c(ops[i].key.parts[5], want[i][1]));
+    }
+    ft_arena_destroy(a);
+    ft_metrics_destroy(m);
 }
 
 static void test_mastodon_spans(void **state)
@@ -783,6 +832,7 @@ int main(void)
 {
     tmp_root = ft_test_tmpdir("services");
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pair_halves),
         cmocka_unit_test(test_mastodon_spans),
         cmocka_unit_test(test_gotosocial_and_new_conventions),
         cmocka_unit_test(test_statements),
