@@ -1149,7 +1149,8 @@
       fact('Duration', fmtDur(dur)),
       fact('Status', el('span', { class: 'badge ' + (st === 'error' ? 'badge-bad' : st === 'ok' ? 'badge-yes' : 'badge-no'), 'data-testid': 'span-status' }, st),
         isObj(s.status) && s.status.message ? el('span', { class: st === 'error' ? 'bad-text' : '' }, ' ' + String(s.status.message)) : null),
-      fact('Service', el('a', { href: serviceHref(n.service), class: 'plain-link', title: 'the service page' }, svcChip(n.service)), n.node ? ' @ ' + n.node : null),
+      fact('Service', el('a', { href: serviceHref(n.service), class: 'plain-link', title: 'the service page' }, svcChip(n.service)),
+        n.node ? [' @ ', el('span', { class: 'span-node', 'data-testid': 'span-node', title: 'host.name (or service.instance.id) of the span\'s resource' }, n.node)] : null),
       n.peer ? wideFact('Calls (inferred)', el('a', { href: serviceHref(n.peer.service), class: 'plain-link', title: 'the service page', 'data-testid': 'span-peer-link' }, peerChip(n.peer))) : null,
       fact('Scope', scope.name ? String(scope.name) : '—', scope.version ? el('span', { class: 'muted' }, ' ' + String(scope.version)) : null));
 

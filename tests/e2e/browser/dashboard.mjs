@@ -10,7 +10,8 @@
 //   password  --ui-password: login, cookie, logout, rate limit
 //   user      --ui-user + --ui-password (+ --api-token): the same with a
 //             user name, and the bearer token next to the session
-//   token     --api-token + --otlp-token, no UI auth
+//   token     --api-token + --otlp-token: the pages need a login with the
+//             API token (a session cookie), the API takes either
 //   basepath  --base-path /ft: everything under the prefix
 //
 // Environment (set by run.sh):
@@ -181,6 +182,25 @@ async function api(path, opts = {}) {
   return r.json;
 }
 
+// apiPages(QUERY, LIMIT): the API's pages of api/traces?QUERY&limit=LIMIT,
+// following X-Next-Cursor to the end: [[traceId…], …].
+async function apiPages(query, limit) {
+  const pages = [];
+  let cursor = null;
+  do {
+    const q = new URLSearchParams(query);
+    q.set("limit", String(limit));
+    if (cursor) q.set("cursor", cursor);
+    const r = await http(`api/traces?${q}`, { bearer: API_TOKEN || undefined });
+    assert(r.status === 200 && Array.isArray(r.json),
+      `GET api/traces?${q}: expected 200 and a list, got ${r.status} ${r.text.slice(0, 200)}`);
+    pages.push(r.json.map((t) => t.traceId));
+    cursor = r.headers.get("x-next-cursor");
+    assert(pages.length <= 100, `api/traces?${query}: more than 100 pages of ${limit}`);
+  } while (cursor);
+  return pages;
+}
+
 async function postOtlp(kind, body, token = OTLP_TOKEN) {
   const r = await http(`${OTLP}/v1/${kind}`, {
     bearer: token || undefined,
@@ -236,38 +256,96 @@ async function newPage(opts = {}) {
   return page;
 }
 
-// Layout problems worth a look, as warnings (not failures): the page
-// scrolls sideways, or a row grew absurdly tall (a squeezed column
-// wrapping one character per line).
-async function layoutWarnings(page, name, size) {
-  const found = await page.evaluate((width) => {
-    const out = [];
-    const sw = document.documentElement.scrollWidth;
-    if (sw > width + 1) out.push(`the page is ${sw} px wide: it scrolls sideways`);
+// Sideways scrolling is a failure (the dashboard must be usable at 360 px
+// and on a large screen); a row grown absurdly tall (a squeezed column
+// wrapping one character per line) is a warning.
+//
+// How the sideways scrolling is measured: at the viewport's width, the
+// page's scroll width (the larger of <html>'s and <body>'s scrollWidth)
+// must not exceed <html>'s clientWidth (the viewport without a vertical
+// scrollbar) by more than 1 px.  Wide content inside its own scroll box
+// (a table in .table-wrap with overflow-x: auto) does not count: only the
+// page itself scrolling does.  <html> and <body> must not hide their
+// horizontal overflow (overflow-x: hidden or clip would cut the content
+// off instead of scrolling, and make the measure meaningless).  The
+// failure names up to 5 elements sticking out past the right edge.
+async function layoutCheck(page) {
+  return page.evaluate(() => {
+    const de = document.documentElement;
+    const body = document.body;
+    const width = de.clientWidth;
+    const overflow = [];
+    for (const e of [de, body]) {
+      if (!e) continue;
+      const ox = getComputedStyle(e).overflowX;
+      if (ox === "hidden" || ox === "clip") {
+        overflow.push(`<${e.tagName.toLowerCase()}> has overflow-x: ${ox} (hides what sticks out)`);
+      }
+    }
+    const sw = Math.max(de.scrollWidth, body ? body.scrollWidth : 0);
+    if (sw > width + 1) {
+      // Who sticks out: elements past the right edge whose ancestors do
+      // not clip or scroll them.
+      const describe = (e) => {
+        let d = e.tagName.toLowerCase();
+        if (e.getAttribute("data-testid")) d += `[data-testid=${e.getAttribute("data-testid")}]`;
+        else if (e.id) d += `#${e.id}`;
+        else if (e.className && typeof e.className === "string") d += `.${e.className.trim().split(/\s+/).join(".")}`;
+        const t = (e.textContent ?? "").trim().replace(/\s+/g, " ");
+        return `${d} (right edge ${Math.round(e.getBoundingClientRect().right)} px${t ? `, ${JSON.stringify(t.slice(0, 40))}` : ""})`;
+      };
+      const clipped = (e) => {
+        for (let a = e.parentElement; a && a !== body && a !== de; a = a.parentElement) {
+          if (getComputedStyle(a).overflowX !== "visible") return true;
+        }
+        return false;
+      };
+      const culprits = [];
+      for (const e of body.querySelectorAll("*")) {
+        const r = e.getBoundingClientRect();
+        if (r.width === 0 || r.right <= width + 1 || clipped(e)) continue;
+        // the outermost element sticking out, not each of its children
+        if (culprits.some((c) => c.contains(e))) continue;
+        culprits.push(e);
+        if (culprits.length >= 5) break;
+      }
+      overflow.push(`the page is ${sw} px wide in a ${width} px viewport: it scrolls sideways` +
+        (culprits.length ? `; sticking out: ${culprits.map(describe).join("; ")}` : ""));
+    }
+    const tall = [];
     for (const id of ["trace-row", "log-row", "span-row", "activity"]) {
       for (const el of document.querySelectorAll(`[data-testid="${id}"]`)) {
         const h = el.getBoundingClientRect().height;
         if (h > (id === "activity" ? 3000 : 800)) {
-          out.push(`a ${id} is ${Math.round(h)} px tall (a squeezed column?)`);
+          tall.push(`a ${id} is ${Math.round(h)} px tall (a squeezed column?)`);
           break;
         }
       }
     }
-    return out;
-  }, size.width);
-  for (const f of found) warn(`${name} at ${size.width}x${size.height}: ${f}`);
+    return { overflow, tall };
+  });
 }
 
+// screenshot(PAGE, NAME): full-page screenshots at 1280x900 and 360x740
+// (MODE-NAME-1280.png, -360.png); then fails when the page scrolls
+// sideways at either width (see layoutCheck).  opts.suffix: "-dark" etc.
+// after the name.
 const shots = [];
-async function screenshot(page, name) {
-  const base = `${OUT}/${MODE}-${name}`;
-  await page.screenshot({ path: `${base}-1280.png`, fullPage: true });
-  await layoutWarnings(page, name, WIDE);
-  await page.setViewportSize(NARROW);
-  await page.screenshot({ path: `${base}-360.png`, fullPage: true });
-  await layoutWarnings(page, name, NARROW);
+async function screenshot(page, name, opts = {}) {
+  const base = `${OUT}/${MODE}-${name}${opts.suffix ?? ""}`;
+  const problems = [];
+  for (const size of [WIDE, NARROW]) {
+    await page.setViewportSize(size);
+    // a frame for the layout to follow the new width
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await page.screenshot({ path: `${base}-${size.width}.png`, fullPage: true });
+    const found = await layoutCheck(page);
+    for (const t of found.tall) warn(`${name} at ${size.width}x${size.height}: ${t}`);
+    for (const o of found.overflow) problems.push(`${name} at ${size.width}x${size.height}: ${o}`);
+  }
   await page.setViewportSize(WIDE);
   shots.push(`${base}-{1280,360}.png`);
+  if (problems.length) throw new Failure(problems.join("\n  "));
 }
 
 // open(PAGE, URL): goto, and the page (after redirects) must be a 200.
@@ -376,6 +454,177 @@ async function checkSafe(page, where) {
     0,
     `${where}: a[href^="javascript:"] elements`,
   );
+}
+
+// The status word the dashboard shows for an OTLP status (the API's
+// span JSON): error, ok or unset.
+function statusWord(st) {
+  const c = st && typeof st === "object" ? st.code : undefined;
+  if (c === 2 || c === "STATUS_CODE_ERROR" || c === "ERROR") return "error";
+  if (c === 1 || c === "STATUS_CODE_OK" || c === "OK") return "ok";
+  return "unset";
+}
+
+const resourceAttr = (s, key) => {
+  const a = (s.resource?.attributes ?? []).find((x) => x.key === key);
+  return a ? a.value?.stringValue ?? null : null;
+};
+
+// checkSpanDetail(PAGE, SPAN, WHERE): opens the span's details (a click on
+// its span-row, unless open) and checks span-status against the API's
+// status and span-node against the resource's host.name (or, without
+// one, service.instance.id; no span-node without either).
+async function checkSpanDetail(page, s, where) {
+  const row = page.locator(`${T("span-row")}[data-span-id="${s.spanId}"]`);
+  const sd = page.locator(`${T("span-detail")}[data-span-id="${s.spanId}"]`);
+  assertEqual(await row.count(), 1, `${where}: span rows`);
+  if ((await sd.count()) === 0) await row.click();
+  await sd.waitFor({ state: "visible", timeout: WAIT_MS });
+  const status = sd.locator(T("span-status"));
+  assertEqual(await status.count(), 1, `${where}: [data-testid=span-status] in its span-detail`);
+  assertEqual(await text(status), statusWord(s.status), `${where}: span-status (API status ${show(s.status)})`);
+  const host = resourceAttr(s, "host.name");
+  const node = host ?? resourceAttr(s, "service.instance.id");
+  const shown = sd.locator(T("span-node"));
+  if (node) {
+    assertEqual(await shown.count(), 1, `${where}: [data-testid=span-node] (host.name ${show(host)})`);
+    assertEqual(await shown.textContent(), node, `${where}: span-node`);
+  } else {
+    assertEqual(await shown.count(), 0, `${where}: [data-testid=span-node] without host.name`);
+  }
+  return { host };
+}
+
+// colours(PAGE, SELECTORS): in the page, the relative luminance (WCAG,
+// 0 black … 1 white) of the page's background (<body>'s, else <html>'s)
+// and text (<body>'s color); for each selector present, its first
+// element's colour and effective background (its own or the nearest
+// ancestor's non-transparent one, semi-transparent ones blended); and
+// the visible text whose contrast with its background is below 3:1 (up to
+// 8, worst first).
+async function colours(page, selectors) {
+  return page.evaluate((selectors) => {
+    const parse = (c) => {
+      const m = /^rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)$/.exec(c);
+      return m ? [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])] : null;
+    };
+    const blend = (top, under) => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat(1);
+    const lum = (c) => {
+      const [r, g, b] = c.slice(0, 3).map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const ratio = (a, b) => {
+      const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+      return (hi + 0.05) / (lo + 0.05);
+    };
+    // the canvas under everything: the page's own background, or white/black
+    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+    const canvas = dark ? [18, 18, 18, 1] : [255, 255, 255, 1];
+    // What is painted under the middle of EL, top first: the elements at
+    // that point from EL down (an absolutely placed label over a bar is
+    // on the bar, not on its parent); off screen, EL and its ancestors.
+    const under = (el) => {
+      const r = el.getBoundingClientRect();
+      const x = r.left + r.width / 2;
+      const y = r.top + r.height / 2;
+      if (x >= 0 && y >= 0 && x < innerWidth && y < innerHeight) {
+        const stack = document.elementsFromPoint(x, y);
+        const i = stack.indexOf(el);
+        const rest = i >= 0 ? stack.slice(i) : stack.filter((e) => !el.contains(e) || e === el);
+        if (rest.length) return rest;
+      }
+      const out = [];
+      for (let e = el; e; e = e.parentElement) out.push(e);
+      return out;
+    };
+    const background = (el) => {
+      const layers = [];
+      for (const e of under(el)) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c && c[3] > 0) {
+          layers.push(c);
+          if (c[3] >= 1) break;
+        }
+      }
+      let out = canvas;
+      for (const c of layers.reverse()) out = blend(c, out);
+      return out;
+    };
+    const rgb = (c) => `rgb(${c.slice(0, 3).map(Math.round).join(",")})`;
+    const bodyBg = background(document.body);
+    const bodyFg = parse(getComputedStyle(document.body).color);
+    const parts = {};
+    for (const sel of selectors) {
+      const e = document.querySelector(sel);
+      if (!e) continue;
+      const bg = background(e);
+      const fg = blend(parse(getComputedStyle(e).color) ?? [0, 0, 0, 1], bg);
+      parts[sel] = { bg: lum(bg), fg: lum(fg), bgColour: rgb(bg), fgColour: rgb(fg) };
+    }
+    const low = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const e = t.parentElement;
+      if (!e || seen.has(e) || !t.textContent.trim() || e.closest("svg")) continue;
+      seen.add(e);
+      const r = e.getBoundingClientRect();
+      const cs = getComputedStyle(e);
+      if (r.width === 0 || r.height === 0 || cs.visibility !== "visible" || e.closest("[hidden]")) continue;
+      if (r.width <= 2 && r.height <= 2) continue; // visually hidden (screen-reader) text
+      const bg = background(e);
+      const fg = blend(parse(cs.color) ?? [0, 0, 0, 1], bg);
+      const k = ratio(fg, bg);
+      if (k < 3) {
+        low.push({ k, what: `${e.tagName.toLowerCase()}.${[...e.classList].join(".")} ${JSON.stringify(t.textContent.trim().slice(0, 30))}: ${rgb(fg)} on ${rgb(bg)} = ${k.toFixed(2)}:1` });
+      }
+    }
+    low.sort((a, b) => a.k - b.k);
+    return {
+      scheme: dark ? "dark" : "light",
+      bg: lum(bodyBg), fg: lum(bodyFg ?? [0, 0, 0, 1]), bgColour: rgb(bodyBg), fgColour: rgb(bodyFg ?? [0, 0, 0, 1]),
+      parts, low: low.slice(0, 8).map((x) => x.what), lowCount: low.length,
+    };
+  }, selectors);
+}
+
+// checkScheme(PAGE, SCHEME, WHERE, SELECTORS): the page is in SCHEME
+// ("dark": background luminance < 0.2, text > 0.6; "light": background
+// > 0.6, text < 0.2); each selector's element has a background of the
+// scheme and text at 4.5:1 on it; no visible text is below 3:1 contrast.
+async function checkScheme(page, scheme, where, selectors = []) {
+  // The whole page in the viewport, so that what lies under each text can
+  // be asked for (elementsFromPoint answers only inside the viewport).
+  const size = page.viewportSize();
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: size.width, height: Math.min(Math.max(height, size.height), 12000) });
+  let c;
+  try {
+    c = await colours(page, selectors);
+  } finally {
+    await page.setViewportSize(size);
+  }
+  assertEqual(c.scheme, scheme, `${where}: prefers-color-scheme in the page`);
+  const ok = (bg, fg) => (scheme === "dark" ? bg < 0.2 && fg > 0.6 : bg > 0.6 && fg < 0.2);
+  const want = scheme === "dark" ? "background luminance < 0.2, text > 0.6" : "background luminance > 0.6, text < 0.2";
+  assert(ok(c.bg, c.fg), `${where} (${scheme}): the page's background ${c.bgColour} (${c.bg.toFixed(3)}), ` +
+    `text ${c.fgColour} (${c.fg.toFixed(3)}); expected ${want}`);
+  // The parts: a background of the scheme, a text colour lighter (dark)
+  // or darker (light) than it with at least 4.5:1 contrast (a link may be
+  // a mid-light blue, not white).
+  for (const sel of selectors) {
+    const p = c.parts[sel];
+    assert(p, `${where} (${scheme}): no ${sel} on the page`);
+    const k = (Math.max(p.bg, p.fg) + 0.05) / (Math.min(p.bg, p.fg) + 0.05);
+    const good = scheme === "dark" ? p.bg < 0.2 && p.fg > p.bg : p.bg > 0.6 && p.fg < p.bg;
+    assert(good && k >= 4.5, `${where} (${scheme}): ${sel} shows ${p.fgColour} (${p.fg.toFixed(3)}) on ` +
+      `${p.bgColour} (${p.bg.toFixed(3)}), ${k.toFixed(2)}:1; expected a ${scheme === "dark" ? "dark (< 0.2)" : "light (> 0.6)"} ` +
+      `background and ${scheme === "dark" ? "lighter" : "darker"} text at 4.5:1 or more`);
+  }
+  assertEqual(c.low, [], `${where} (${scheme}): text below 3:1 contrast (${c.lowCount} elements)`);
 }
 
 // ------------------------------------------------------------ the runner
@@ -490,6 +739,49 @@ async function modeNone() {
     await screenshot(page, "list");
   });
 
+  await test("1b. paging: \"Older traces\" appends the API's next pages, then disappears", async () => {
+    // ?limit=N in the page's URL is the page size of its API requests;
+    // the run has about a dozen traces: pages of 4.
+    const LIMIT = 4;
+    const cases = [["", "the unfiltered list"], ["direction=inbound", "direction=inbound"]];
+    for (const [query, what] of cases) {
+      const pages = await apiPages(query, LIMIT);
+      const joined = pages.flat();
+      const whole = (await api(`traces?limit=1000${query ? `&${query}` : ""}`)).map((t) => t.traceId);
+      assertEqual(joined, whole, `${what}: the API's pages of ${LIMIT} joined vs. one page of 1000`);
+      assert(pages.length >= 3 || (query && pages.length >= 2),
+        `${what}: only ${pages.length} API pages of ${LIMIT} (${joined.length} traces): too few to page through`);
+      assert(pages.every((p) => p.length > 0), `${what}: an empty API page: ${show(pages)}`);
+
+      const page = await newPage();
+      await open(page, `${BASE}?${query ? `${query}&` : ""}limit=${LIMIT}`);
+      await waitForList(page, what);
+      const more = page.locator(T("more"));
+      for (let i = 0; i < pages.length; i++) {
+        const want = pages.slice(0, i + 1).flat();
+        await until(`${what}: rows = the API's first ${i + 1} page(s) (${want.length} traces)`, async () => {
+          const ids = await rowIds(page);
+          return isDeepStrictEqual(ids, want) || `rows ${show(ids)}`;
+        });
+        const ids = await rowIds(page);
+        assertEqual(new Set(ids).size, ids.length, `${what}: rows shown twice after page ${i + 1}`);
+        if (i < pages.length - 1) {
+          await until(`${what}: the "Older traces" button after page ${i + 1}`, async () =>
+            ((await more.count()) === 1 && (await more.isVisible()) && (await more.isEnabled())) ||
+            `${await more.count()} [data-testid=more]`);
+          if (i === 0 && !query) await screenshot(page, "list-paged");
+          await more.click();
+        }
+      }
+      // The end: no cursor, no button; the rows stay.
+      await until(`${what}: no "Older traces" button after the last page`, async () =>
+        (await more.count()) === 0 || `${await more.count()} [data-testid=more], visible ${await more.first().isVisible()}`);
+      assertEqual(await rowIds(page), joined, `${what}: rows after the last page`);
+      assertEqual(new URL(page.url()).searchParams.get("limit"), String(LIMIT), `${what}: the URL's limit`);
+      await checkSafe(page, `${what}, paged`);
+    }
+  });
+
   let live;
   await test("2. a new trace appears at the top of the open list without a reload", async () => {
     const page = await newPage();
@@ -553,63 +845,109 @@ async function modeNone() {
     assertEqual(await page.evaluate(() => window.__marker), marker, "window.__marker");
   });
 
+  // A filter through the form: PARAMS [[name, value]…] filled in (a
+  // checkbox checked, a select selected, a text field typed), applied; the
+  // rows must be the API's answer for the same query, which must be
+  // non-empty and smaller than EVERYTHING; the URL carries exactly these
+  // parameters; a reload keeps the form and the rows; clear restores all.
+  async function checkFilter(page, name, params, everything) {
+    const form = page.locator(T("filters"));
+    const query = new URLSearchParams(params).toString();
+    const expected = (await api(`traces?${query}&limit=1000`)).map((t) => t.traceId);
+    assert(expected.length > 0, `${name}: the API returns no trace (the data has some)`);
+    assert(expected.length < everything.length,
+      `${name}: the API returns every trace (${expected.length}); the filter narrows nothing`);
+    for (const [k, v] of params) {
+      const field = form.locator(`[name="${k}"]`);
+      assertEqual(await field.count(), 1, `${name}: form fields named ${k}`);
+      const kind = await field.evaluate((e) => (e.tagName === "SELECT" ? "select" : e.type));
+      if (kind === "checkbox") await field.check();
+      else if (kind === "select") await field.selectOption(v);
+      else await field.fill(v);
+    }
+    await form.locator(T("filter-apply")).click();
+    await until(`${name}: the URL to carry the filter`, () => {
+      const q = new URL(page.url()).searchParams;
+      return params.every(([k, v]) => q.get(k) === v) || `URL ${page.url()}`;
+    });
+    const q = new URL(page.url()).searchParams;
+    const others = [...q.entries()].filter(([k, v]) => !params.some(([pk]) => pk === k) && v !== "");
+    assertEqual(others, [], `${name}: other non-empty parameters in the URL ${page.url()}`);
+    await expectRows(page, expected, name, true);
+    await screenshot(page, `filter-${params.map(([k]) => k).join("-")}`);
+
+    await page.reload();
+    await waitForList(page, `${name} after the reload`);
+    for (const [k, v] of params) {
+      const field = form.locator(`[name="${k}"]`);
+      const kind = await field.evaluate((e) => (e.tagName === "SELECT" ? "select" : e.type));
+      if (kind === "checkbox") assert(await field.isChecked(), `${name}: the ${k} checkbox is not checked after the reload`);
+      else assertEqual(await field.inputValue(), v, `${name}: the ${k} field after the reload`);
+    }
+    await expectRows(page, expected, `${name} after the reload`, true);
+
+    await page.locator(T("filter-clear")).click();
+    await until(`${name}: filter-clear to drop the filter from the URL`, () =>
+      params.every(([k]) => !new URL(page.url()).searchParams.get(k)) || `URL ${page.url()}`);
+    await expectRows(page, everything, `${name} cleared`, true);
+  }
+
   await test("3. a filter narrows the list to the API's answer and survives a reload", async () => {
     const page = await newPage();
     await open(page, BASE);
     await waitForList(page, "GET /");
-    const everything = (await api("traces?limit=100")).map((t) => t.traceId);
-    await expectRows(page, everything, "before filtering");
-    const form = page.locator(T("filters"));
+    const everything = (await api("traces?limit=1000")).map((t) => t.traceId);
+    await expectRows(page, everything, "before filtering", true);
+    await checkFilter(page, "type=Follow", [["type", "Follow"]], everything);
+    await checkFilter(page, "verification=failed", [["verification", "failed"]], everything);
+    await checkFilter(page, "direction=outbound", [["direction", "outbound"]], everything);
+  });
 
-    const filters = [
-      {
-        name: "type=Follow",
-        query: "type=Follow",
-        apply: () => form.locator('[name="type"]').fill("Follow"),
-        kept: async () => assertEqual(await form.locator('[name="type"]').inputValue(), "Follow", "the type field after the reload"),
-        param: ["type", "Follow"],
-      },
-      {
-        name: "verification=failed",
-        query: "verification=failed",
-        apply: () => form.locator('[name="verification"]').check(),
-        kept: async () => assert(await form.locator('[name="verification"]').isChecked(), "the verification checkbox is not checked after the reload"),
-        param: ["verification", "failed"],
-      },
-      {
-        name: "direction=outbound",
-        query: "direction=outbound",
-        apply: () => form.locator('[name="direction"]').selectOption("outbound"),
-        kept: async () => assertEqual(await form.locator('[name="direction"]').inputValue(), "outbound", "the direction select after the reload"),
-        param: ["direction", "outbound"],
-      },
-    ];
-    for (const f of filters) {
-      const expected = (await api(`traces?${f.query}&limit=100`)).map((t) => t.traceId);
-      assert(expected.length > 0, `${f.name}: the API returns no trace (the scenario has some)`);
-      assert(expected.length < everything.length, `${f.name}: the API returns every trace (${expected.length}); the filter narrows nothing`);
-      await f.apply();
-      await form.locator(T("filter-apply")).click();
-      await until(`${f.name}: the URL to carry the filter`, () => {
-        const q = new URL(page.url()).searchParams;
-        return q.get(f.param[0]) === f.param[1] || `URL ${page.url()}`;
-      });
-      const q = new URL(page.url()).searchParams;
-      const others = [...q.entries()].filter(([k, v]) => k !== f.param[0] && v !== "");
-      assertEqual(others, [], `${f.name}: other non-empty parameters in the URL ${page.url()}`);
-      await expectRows(page, expected, `${f.name}`);
-      await screenshot(page, `filter-${f.param[0]}`);
-
-      await page.reload();
-      await waitForList(page, `${f.name} after the reload`);
-      await f.kept();
-      await expectRows(page, expected, `${f.name} after the reload`);
-
-      await page.locator(T("filter-clear")).click();
-      await until(`${f.name}: filter-clear to drop the filter from the URL`, () =>
-        !new URL(page.url()).searchParams.get(f.param[0]) || `URL ${page.url()}`);
-      await expectRows(page, everything, `${f.name} cleared`);
+  await test("3b. actor, host, service, error and time-range filters: rows = the API's answer, in the URL, kept by a reload", async () => {
+    const summaries = await api("traces?limit=1000");
+    const everything = summaries.map((t) => t.traceId);
+    // The first candidate value whose API answer is non-empty and smaller
+    // than the whole list.
+    const count = async (k, v) => (await api(`traces?${new URLSearchParams([[k, v]])}&limit=1000`)).length;
+    async function pick(k, candidates) {
+      const tried = [];
+      for (const v of [...new Set(candidates)]) {
+        const n = await count(k, v);
+        if (n > 0 && n < everything.length) return v;
+        tried.push(`${v}: ${n}`);
+      }
+      throw new Failure(`${k}: no value from the data narrows the list (of ${everything.length}): ${show(tried)}`);
     }
+    const actors = summaries.flatMap((t) => t.actors ?? []);
+    // part of an actor id, in another case ("…/users/bob" → "USERS/BOB"),
+    // else the whole id
+    const actor = await pick("actor", [
+      ...actors.map((a) => a.replace(/^.*\/([^/]+\/[^/]+)$/, "$1").toUpperCase()),
+      ...actors,
+    ]);
+    const host = await pick("host", summaries.flatMap((t) => t.hosts ?? []));
+    const service = await pick("service", summaries.flatMap((t) => t.services ?? []));
+    // Time: the first activity of a trace in the middle of the list.
+    const times = [...new Set(summaries.map((t) => t.timestamp))].sort();
+    assert(times.length >= 3, `only ${times.length} distinct trace timestamps`);
+    const mid = times[Math.floor(times.length / 2)];
+    const lo = times[Math.floor(times.length / 4)];
+    const hi = times[Math.floor((3 * times.length) / 4)];
+
+    const page = await newPage();
+    await open(page, BASE);
+    await waitForList(page, "GET /");
+    await expectRows(page, everything, "before filtering", true);
+    const cases = [
+      [`actor=${actor}`, [["actor", actor]]],
+      [`host=${host}`, [["host", host]]],
+      [`service=${service}`, [["service", service]]],
+      ["error=true", [["error", "true"]]],
+      [`since=${mid}`, [["since", mid]]],
+      [`until=${mid}`, [["until", mid]]],
+      [`since=${lo}&until=${hi}`, [["since", lo], ["until", hi]]],
+    ];
+    for (const [name, params] of cases) await checkFilter(page, name, params, everything);
   });
 
   await test("4. the detail of a failed-signature activity shows every field, the JSON, the waterfall, logs and the download", async () => {
@@ -732,6 +1070,9 @@ async function modeNone() {
       return missing.length === 0 || `span-detail lacks ${show(missing)}`;
     });
     await screenshot(page, "detail-span-detail");
+    // Every span's details: the status badge is the API's status, the
+    // node is the resource's host.name (else service.instance.id).
+    for (const s of spans) await checkSpanDetail(page, s, `the failed-signature trace's span ${s.spanId}`);
 
     // Logs and the download.
     await page.locator(T("logs")).waitFor({ state: "attached", timeout: WAIT_MS });
@@ -807,6 +1148,14 @@ async function modeNone() {
       await page.locator(T("span-detail")).first().waitFor({ state: "visible", timeout: WAIT_MS });
       await checkSafe(page, `after clicking span row ${await r.getAttribute("data-span-id")}`);
     }
+    // The hostile spans' details: status and the hostile host name, as text.
+    const hostileSpans = await api(`traces/${h.traceId}/spans`);
+    let hosts = 0;
+    for (const s of hostileSpans) {
+      if ((await checkSpanDetail(page, s, `hostile span ${s.spanId}`)).host) hosts++;
+    }
+    assert(hosts > 0, "no hostile span has a host.name in its resource");
+    await checkSafe(page, "the hostile detail page, every span open");
     for (const r of await page.locator(T("log-row")).all()) await r.click();
     for (const s of await page.locator("details > summary").all()) {
       if (!(await s.evaluate((e) => e.parentElement.open))) await s.click();
@@ -857,6 +1206,35 @@ async function modeNone() {
   await servicesTests({
     test, api, postOtlp, newPage, open, screenshot, checkSafe, until, assert, assertEqual,
     setDiff, show, text, T, BASE, BASE_PATH, WAIT_MS, NARROW, WIDE,
+  });
+
+  await test("10. light and dark: the list and a detail page follow prefers-color-scheme", async () => {
+    assert(failedRecord, "test 4 found no failed-signature record");
+    const { traceId, record } = failedRecord;
+    const listParts = [ROW, `${ROW} ${T("trace-link")}`, T("filters")];
+    const detailParts = [T("activity"), T("waterfall"), T("span-row"), T("span-detail"), `${T("activity")} [data-field="actorId"]`];
+    for (const scheme of ["light", "dark"]) {
+      const page = await newPage({ colorScheme: scheme });
+      await open(page, BASE);
+      await waitForList(page, `the list (${scheme})`);
+      await page.locator(ROW).first().waitFor({ timeout: WAIT_MS });
+      await checkScheme(page, scheme, "the list", listParts);
+      if (scheme === "dark") await screenshot(page, "list", { suffix: "-dark" });
+
+      await open(page, `${BASE}traces/${traceId}`);
+      await page.locator(`${T("trace-detail")}[data-trace-id="${traceId}"]`).waitFor({ timeout: WAIT_MS });
+      await page.locator(T("activity")).first().waitFor({ timeout: WAIT_MS });
+      const row = page.locator(`${T("span-row")}[data-span-id="${record.spanId}"]`);
+      await row.waitFor({ timeout: WAIT_MS });
+      await row.click();
+      await page.locator(T("span-detail")).first().waitFor({ state: "visible", timeout: WAIT_MS });
+      for (const d of await page.locator(`details${T("activity-json")}`).all()) {
+        if (!(await d.evaluate((e) => e.open))) await d.locator("summary").click();
+      }
+      await checkScheme(page, scheme, "the failed-signature detail", detailParts);
+      if (scheme === "dark") await screenshot(page, "detail-failed-signature", { suffix: "-dark" });
+      await checkSafe(page, `the detail (${scheme})`);
+    }
   });
 }
 
@@ -914,6 +1292,10 @@ async function modeLogin() {
     assertEqual(await page.locator(`${T("login-form")} input[type="hidden"][name="next"]`).inputValue(), BASE_PATH, "the hidden next field");
     await checkSafe(page, "the login page");
     await screenshot(page, "login");
+    const dark = await newPage({ colorScheme: "dark" });
+    await open(dark, `${BASE}login`);
+    await checkScheme(dark, "dark", "the login page", [T("login-form"), `${T("login-form")} [name="password"]`]);
+    await screenshot(dark, "login", { suffix: "-dark" });
 
     const wrong = "wrong-password-<b>x</b>";
     let r = await loginForm(page, { user: USER, password: wrong });
@@ -971,10 +1353,17 @@ async function modeLogin() {
     await open(page, BASE);
     await until("the login page again", () =>
       new URL(page.url()).pathname === loginPath || `URL ${page.url()}`);
-    const replay = await http("api/traces", { cookie: session });
-    if (replay.status !== 401) {
-      warn(`the session cookie still works after logout when replayed (${replay.status}): logout only clears the cookie`);
-    }
+    // Logout revokes the session on the server, not only in this browser:
+    // the old cookie, replayed from node and from a fresh context, is 401.
+    expect401Json(await http("api/traces", { cookie: session }),
+      "GET api/traces replaying the logged-out session cookie from node");
+    const fresh = await newPage();
+    await fresh.context().addCookies([{ name: "fedtrace_session", value: c.value, url: BASE }]);
+    const replay = await fresh.context().request.get(`${BASE}api/traces`, { maxRedirects: 0 });
+    assertEqual(replay.status(), 401, "GET api/traces replaying the logged-out session cookie in a fresh context");
+    const replayPage = await fresh.goto(BASE);
+    await until("the login page for the logged-out cookie", () =>
+      new URL(fresh.url()).pathname === loginPath || `URL ${fresh.url()} (status ${replayPage?.status()})`);
   });
 
   await test("6d. a deep link survives the login (next)", async () => {
@@ -1060,8 +1449,8 @@ async function modeToken() {
     await postOtlp("traces", plain.body, OTLP_TOKEN);
   });
 
-  await test("6i. API token: 401 JSON without it or with a wrong one, 200 with it; the pages need none", async () => {
-    for (const path of ["api/traces", `api/traces/${plain.traceId}`, "metrics"]) {
+  await test("6i. API token: 401 JSON without it or with a wrong one, 200 with it; the pages redirect to the login", async () => {
+    for (const path of ["api/traces", `api/traces/${plain.traceId}`, "api/session", "metrics"]) {
       const none = await http(path);
       assertEqual(none.status, 401, `GET ${path} without a token`);
       if (path.startsWith("api/")) expect401Json(none, `GET ${path} without a token`);
@@ -1071,12 +1460,93 @@ async function modeToken() {
     }
     const list = await http("api/traces", { bearer: API_TOKEN });
     assert(list.json.some((t) => t.traceId === plain.traceId), "api/traces lacks the posted trace");
+    assertEqual((await http("api/session", { bearer: API_TOKEN })).json, { mode: "token", user: null },
+      "GET api/session with the token");
+    // The pages: 303 to the login, as in password mode; the token as a
+    // bearer does not open them (a browser has no way to send it).
+    for (const path of ["", `traces/${plain.traceId}`, "services"]) {
+      for (const bearer of [undefined, `${API_TOKEN}x`]) {
+        const r = await http(path, { bearer });
+        const what = `GET ${BASE}${path}${bearer ? " with a wrong token" : ""}`;
+        assertEqual(r.status, 303, `${what}: status`);
+        const loc = new URL(r.headers.get("location") ?? "", BASE);
+        assertEqual(loc.origin + loc.pathname, `${BASE}login`, `${what}: Location`);
+        assertEqual(loc.searchParams.get("next"), BASE_PATH + path, `${what}: Location's next`);
+      }
+    }
+    const login = await http("login");
+    assertEqual(login.status, 200, `GET ${BASE}login`);
+  });
+
+  await test("6j. token mode: the login form takes the API token; the session cookie; logout ends it", async () => {
+    const loginPath = `${BASE_PATH}login`;
     const page = await newPage();
-    const r = await open(page, BASE);
-    assertEqual(r.status(), 200, `GET ${BASE} (HTML needs no token in none mode)`);
-    assertEqual(new URL(page.url()).pathname, BASE_PATH, "no redirect to a login");
-    await page.locator(T("filters")).waitFor({ timeout: WAIT_MS });
-    await screenshot(page, "list-without-token");
+    await open(page, BASE);
+    await until("the redirect to the login page", () =>
+      new URL(page.url()).pathname === loginPath || `URL ${page.url()}`);
+    const form = page.locator(T("login-form"));
+    await form.waitFor({ timeout: WAIT_MS });
+    assertEqual(await form.locator('[name="user"]').count(), 0, "token mode: the user field");
+    const field = form.locator('input[name="password"]');
+    assertEqual(await field.count(), 1, "the login form's password field");
+    const label = await field.evaluate((e) =>
+      [...(e.labels ?? [])].map((l) => l.textContent.trim()).join(" ") || e.getAttribute("aria-label") || "");
+    assert(/API token/i.test(label), `the field's label ${show(label)} does not say "API token"`);
+    assertEqual(await form.locator('input[type="hidden"][name="next"]').inputValue(), BASE_PATH, "the hidden next field");
+    assertEqual(await page.locator(T("login-error")).count(), 0, "login-error before any attempt");
+    await checkSafe(page, "the login page");
+    await screenshot(page, "login");
+
+    // A wrong token: 401, the error, no cookie, the token not echoed.
+    const wrong = `${API_TOKEN}-wrong-<b>x</b>`;
+    let r = await loginForm(page, { password: wrong });
+    assertEqual(r.status(), 401, "POST login with a wrong token");
+    await page.locator(T("login-error")).waitFor({ timeout: WAIT_MS });
+    assert(!(await page.content()).includes("-wrong-"), "the login page echoes the wrong token back");
+    assertEqual((await page.context().cookies()).filter((c) => c.name === "fedtrace_session").length, 0,
+      "session cookies after a failed login");
+    await screenshot(page, "login-error");
+
+    // The right token: the list, the session cookie.
+    r = await loginForm(page, { password: API_TOKEN });
+    assert([200, 303].includes(r.status()), `POST login with the API token: ${r.status()}`);
+    await until("the list after logging in", () =>
+      new URL(page.url()).pathname === BASE_PATH || `URL ${page.url()}`);
+    await page.locator(rowOf(plain.traceId)).waitFor({ timeout: WAIT_MS });
+    const cookies = (await page.context().cookies()).filter((c) => c.name === "fedtrace_session");
+    assertEqual(cookies.length, 1, "fedtrace_session cookies");
+    const [c] = cookies;
+    assertEqual(c.httpOnly, true, "the session cookie's HttpOnly");
+    assertEqual(c.sameSite, "Strict", "the session cookie's SameSite");
+    assert(!c.value.includes(API_TOKEN), "the session cookie carries the API token itself");
+    const s = await page.context().request.get(`${BASE}api/session`);
+    assertEqual(s.status(), 200, "GET api/session with the session");
+    assertEqual(await s.json(), { mode: "token", user: null }, "api/session");
+    const t = await page.context().request.get(`${BASE}api/traces`);
+    assertEqual(t.status(), 200, "GET api/traces with the session (no bearer)");
+    const cookie = `fedtrace_session=${c.value}`;
+    assertEqual((await http("api/traces", { cookie })).status, 200, "GET api/traces with the session cookie from node");
+    await until('[data-testid=live-status] to say "live"', async () =>
+      (await text(page.locator(T("live-status")))) === "live" ||
+      `live-status ${show(await page.locator(T("live-status")).textContent().catch(() => null))}`);
+    await checkSafe(page, "the list after login");
+    await screenshot(page, "list-logged-in");
+
+    // Logout: the login page; the session is gone, here and replayed.
+    const logout = page.locator(T("logout"));
+    await logout.waitFor({ timeout: WAIT_MS });
+    await logout.click();
+    await until("the login page after logout", () =>
+      new URL(page.url()).pathname === loginPath || `URL ${page.url()}`);
+    await page.locator(T("login-form")).waitFor({ timeout: WAIT_MS });
+    const after = await page.context().request.get(`${BASE}api/traces`, { maxRedirects: 0 });
+    assertEqual(after.status(), 401, "GET api/traces with the same browser context after logout");
+    expect401Json(await http("api/traces", { cookie }), "GET api/traces replaying the logged-out session cookie");
+    await open(page, BASE);
+    await until("the login page again", () =>
+      new URL(page.url()).pathname === loginPath || `URL ${page.url()}`);
+    // The token itself still works as a bearer.
+    assertEqual((await http("api/traces", { bearer: API_TOKEN })).status, 200, "GET api/traces with the token after logout");
   });
 }
 

@@ -12,16 +12,19 @@
 # 2. rounds, each with its own daemon on free loopback ports and a fresh
 #    LMDB store, stopped with SIGTERM (must exit 0):
 #      none      no auth; the Fedify scenario over OTLP protobuf, then the
-#                list, live updates, filters, a failed signature's detail,
-#                a hostile trace (tests 1-5)
+#                list, paging, live updates, filters, a failed signature's
+#                detail, a hostile trace, services, light and dark (tests
+#                1-5, 9, 10)
 #      password  --ui-password                       (test 6)
 #      user      --ui-user --ui-password --api-token (test 6)
-#      token     --api-token --otlp-token            (test 6)
+#      token     --api-token --otlp-token            (test 6: the pages
+#                need a login with the API token)
 #      basepath  --base-path /ft                     (test 8)
 #    and, without a browser, the refusal to serve the UI beyond loopback
 #    without auth (test 7).
 #
-# Screenshots (1280x900 and 360x740, MODE-PAGE-WIDTH.png) go to
+# Screenshots (1280x900 and 360x740, MODE-PAGE-WIDTH.png, dark ones
+# MODE-PAGE-dark-WIDTH.png) go to
 # $FEDTRACE_E2E_OUT, by default tests/e2e/browser-out next to the binary's
 # build tree (build/tests/e2e/browser-out for build/fedtrace).
 # FEDTRACE_E2E_CHROMIUM names another Chromium (default /usr/bin/chromium).
