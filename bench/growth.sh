@@ -497,8 +497,8 @@ default 72 h retention: nothing expired) and fed it without pause for
 $seconds s with \`ft_loadgen --batch $batch --connections $conns
 --seconds $seconds\` (Fedify-shaped traces, about 5% of spans with an
 activity event; each pass over its pool of request bodies gets new trace
-ids, so every trace is new, but the span timestamps repeat from pass to
-pass).  Meanwhile it read, four times a second, the spans stored
+ids and later timestamps, so every trace is new and newer than the ones
+before).  Meanwhile it read, four times a second, the spans stored
 (\`fedtrace_spans_accepted_total\` from \`GET /metrics\`) and the daemon's
 memory (\`/proc/PID/status\`), and every $sample s the store's size
 (\`du\`) and the daemon's CPU time.  The first time the spans stored

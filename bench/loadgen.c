@@ -12,7 +12,9 @@
  * Bodies are encoded before the clock starts, into a pool per connection
  * (bounded by --pool-mb).  When a connection has sent its whole pool it
  * starts over, first rewriting the trace ids in each body (an XOR with a
- * key per pass) so that the server never sees the same trace twice.
+ * key per pass) so that the server never sees the same trace twice, and
+ * moving every timestamp forward by the time the pool spans, so that each
+ * pass comes after the one before as time goes on in a real server.
  *
  * The traces mimic what Fedify 2.3.6 exports (see tests/data/fedify-2.3.6):
  *   - inbound deliveries: POST /users/{identifier}/inbox (SERVER) ->
@@ -286,6 +288,8 @@ typedef struct gspan {
     uint8_t *p; /* the Span message's fields (malloc'd) */
     size_t len;
     size_t tid_off; /* where its trace id starts */
+    size_t time_off[8]; /* where its timestamps (fixed64) start */
+    size_t ntime;
     int scope;
     bool activity_event;
 } gspan;
@@ -405,6 +409,15 @@ static void span_id_bytes(uint64_t id, uint8_t out[8])
 /* Starts a span of the current trace; add attributes and events to the
  * returned buffer, then call span_close (one span at a time).  parent 0
  * means a root span. */
+/* A timestamp field, marked in the span's writer (the marks follow the
+ * bytes when an enclosing message's length grows) so that passes can move
+ * it (body_set_pass). */
+static void time_field(ft_pbw *b, uint32_t field, uint64_t t)
+{
+    ft_pbw_fixed64(b, field, t);
+    ft_pbw_mark(b, b->len - 8);
+}
+
 static ft_pbw *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
                          const char *name, int kind, uint64_t start,
                          uint64_t end)
@@ -431,8 +444,8 @@ static ft_pbw *span_open(gen *g, int scope, uint64_t id, uint64_t parent,
     }
     ft_pbw_str(b, SPAN_NAME, name);
     ft_pbw_varint(b, SPAN_KIND, (uint64_t)kind);
-    ft_pbw_fixed64(b, SPAN_START, start);
-    ft_pbw_fixed64(b, SPAN_END, end);
+    time_field(b, SPAN_START, start);
+    time_field(b, SPAN_END, end);
     return b;
 }
 
@@ -463,6 +476,12 @@ static void span_close(gen *g, int status, const char *message,
     s->p = xmalloc(b->len);
     memcpy(s->p, b->buf, b->len);
     s->len = b->len;
+    if (b->nmark > sizeof s->time_off / sizeof s->time_off[0]) {
+        fprintf(stderr, "ft_loadgen: a span with %zu timestamps\n", b->nmark);
+        abort();
+    }
+    memcpy(s->time_off, b->mark, b->nmark * sizeof *b->mark);
+    s->ntime = b->nmark;
 }
 
 /* The span being written carries an activity event (call before
@@ -657,7 +676,7 @@ static void added_activity_event(gen *g, ft_pbw *b)
     activity_json_into(g, &g->xjson, &g->xmid, &g->xtail, type, act_id, actor,
                        target, when);
     ft_pbw_begin(b, SPAN_EVENTS);
-    ft_pbw_fixed64(b, EVENT_TIME, when);
+    time_field(b, EVENT_TIME, when);
     ft_pbw_str(b, EVENT_NAME, "activitypub.activity.received");
     kv_strn(b, EVENT_ATTRIBUTES, "activitypub.activity.json", g->xjson.p,
             g->xjson.len);
@@ -838,7 +857,7 @@ static void trace_inbox(gen *g, uint64_t t0)
     if (failure == 0)
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.actor.id", actor);
     ft_pbw_begin(b, SPAN_EVENTS);
-    ft_pbw_fixed64(b, EVENT_TIME, t0 + 500000 + d_prod - 200000);
+    time_field(b, EVENT_TIME, t0 + 500000 + d_prod - 200000);
     ft_pbw_str(b, EVENT_NAME, "activitypub.activity.received");
     kv_strn(b, EVENT_ATTRIBUTES, "activitypub.activity.json", g->json.p,
             g->json.len);
@@ -1002,7 +1021,7 @@ static void trace_send(gen *g, uint64_t t0)
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.id", act_id);
         kv_str(b, SPAN_ATTRIBUTES, "activitypub.activity.type", full_type);
         ft_pbw_begin(b, SPAN_EVENTS);
-        ft_pbw_fixed64(b, EVENT_TIME, s0 + 200000 + d_send - 100000);
+        time_field(b, EVENT_TIME, s0 + 200000 + d_send - 100000);
         ft_pbw_str(b, EVENT_NAME, "activitypub.activity.sent");
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.inbox.url", inbox);
         kv_str(b, EVENT_ATTRIBUTES, "activitypub.activity.id", act_id);
@@ -1109,7 +1128,7 @@ static void trace_lookup(gen *g, uint64_t t0)
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.id", actor);
     kv_str(b, SPAN_ATTRIBUTES, "activitypub.object.type", AS_NS "Person");
     ft_pbw_begin(b, SPAN_EVENTS);
-    ft_pbw_fixed64(b, EVENT_TIME, t0 + d - 7000000);
+    time_field(b, EVENT_TIME, t0 + d - 7000000);
     ft_pbw_str(b, EVENT_NAME, "activitypub.object.fetched");
     kv_str(b, EVENT_ATTRIBUTES, "activitypub.object.type", AS_NS "Person");
     kv_strn(b, EVENT_ATTRIBUTES, "activitypub.object.json", j->p, j->len);
@@ -1172,12 +1191,15 @@ static void gen_trace(gen *g)
 typedef struct body {
     uint8_t *p;
     size_t len;
-    size_t *fix; /* offsets of the trace ids (the writer's marks) */
+    size_t *fix; /* offsets of the trace ids */
     size_t nfix;
+    size_t *tfix; /* offsets of the timestamps */
+    size_t ntfix;
+    uint64_t period_ns; /* how far a pass moves the timestamps */
     size_t spans;
     size_t activity_events;
     uint64_t key[2]; /* XOR currently applied to the trace ids */
-    uint64_t pass;   /* the pass that key belongs to */
+    uint64_t pass;   /* the pass that key (and the time shift) belongs to */
 } body;
 
 /* Encodes the next `n` spans as one ExportTraceServiceRequest. */
@@ -1191,6 +1213,7 @@ static void body_build(gen *g, size_t n, body *out)
     }
     ft_pbw b;
     ft_pbw_init(&b);
+    bool *is_time = NULL; /* per mark of b */
     ft_pbw_begin(&b, REQ_RESOURCE_SPANS);
     ft_pbw_begin(&b, RS_RESOURCE);
     kv_str(&b, RES_ATTRIBUTES, "service.name", g->service);
@@ -1214,7 +1237,11 @@ static void body_build(gen *g, size_t n, body *out)
             if (take[i].scope != s)
                 continue;
             ft_pbw_bytes(&b, SS_SPANS, take[i].p, take[i].len);
-            ft_pbw_mark(&b, b.len - take[i].len + take[i].tid_off);
+            size_t at = b.len - take[i].len;
+            is_time = xrealloc(is_time, (b.nmark + 1 + take[i].ntime) * sizeof *is_time);
+            is_time[ft_pbw_mark(&b, at + take[i].tid_off)] = false;
+            for (size_t k = 0; k < take[i].ntime; k++)
+                is_time[ft_pbw_mark(&b, at + take[i].time_off[k])] = true;
             events += take[i].activity_event;
         }
         ft_pbw_end(&b);
@@ -1224,10 +1251,18 @@ static void body_build(gen *g, size_t n, body *out)
         free(take[i].p);
     free(take);
     memset(out, 0, sizeof *out);
-    out->p = b.buf; /* the body keeps the writer's buffer and marks */
+    out->p = b.buf; /* the body keeps the writer's buffer */
     out->len = b.len;
-    out->fix = b.mark;
-    out->nfix = b.nmark;
+    out->fix = xmalloc((b.nmark + 1) * sizeof *out->fix);
+    out->tfix = xmalloc((b.nmark + 1) * sizeof *out->tfix);
+    for (size_t i = 0; i < b.nmark; i++) {
+        if (is_time[i])
+            out->tfix[out->ntfix++] = b.mark[i];
+        else
+            out->fix[out->nfix++] = b.mark[i];
+    }
+    free(is_time);
+    free(b.mark);
     out->spans = n;
     out->activity_events = events;
 }
@@ -1236,6 +1271,7 @@ static void body_free(body *b)
 {
     free(b->p);
     free(b->fix);
+    free(b->tfix);
 }
 
 /* Gives the body's traces the ids of pass `pass` (pass 0: as generated).
@@ -1258,6 +1294,18 @@ static void body_set_pass(body *b, uint64_t seed, unsigned conn, uint64_t pass)
             id[j] ^= (uint8_t)(x0 >> (8 * j));
             id[8 + j] ^= (uint8_t)(x1 >> (8 * j));
         }
+    }
+    /* pass p's timestamps are pass 0's plus p periods (wrapping in 2^64 ns
+     * both ways, so going back to an earlier pass restores them) */
+    uint64_t shift = (pass - b->pass) * b->period_ns;
+    for (size_t i = 0; i < b->ntfix; i++) {
+        uint8_t *t = b->p + b->tfix[i];
+        uint64_t v = 0;
+        for (int j = 0; j < 8; j++)
+            v |= (uint64_t)t[j] << (8 * j);
+        v += shift;
+        for (int j = 0; j < 8; j++)
+            t[j] = (uint8_t)(v >> (8 * j));
     }
     b->key[0] = k0;
     b->key[1] = k1;
@@ -1313,6 +1361,7 @@ static void build_pool(worker *w)
     const options *o = w->o;
     gen g;
     gen_init(&g, o->seed, w->index, o->activity_every);
+    uint64_t first = g.clock;
     uint64_t want = o->requests ? w->quota + o->warmup : UINT64_MAX;
     double cap_bytes = o->pool_mb * 1048576.0 / o->connections;
     size_t cap = 0;
@@ -1326,6 +1375,10 @@ static void build_pool(worker *w)
         bytes += (double)w->pool[w->npool].len;
         w->npool++;
     }
+    /* a pass moves on by the time its traces took to start, plus a minute
+     * for the spans of the last ones to end */
+    for (size_t i = 0; i < w->npool; i++)
+        w->pool[i].period_ns = g.clock - first + 60 * 1000000000ull;
     gen_free(&g);
 }
 
