@@ -3,7 +3,8 @@
  *
  *   fedtrace import FILE...      store OTLP/protobuf trace requests
  *   fedtrace traces              recent traces with activities, filtered
- *   fedtrace show TRACE_ID       one trace: activities, span waterfall, logs
+ *   fedtrace show TRACE_ID       one trace: activities, span waterfall (with the
+ *                                services spans call), linked traces, logs
  *   fedtrace tail                new activities as they arrive
  *   fedtrace services            RED metrics of every service (inferred too)
  *   fedtrace service NAME        one service: operations, callers, callees
@@ -399,7 +400,8 @@ static void usage(FILE *f)
             "  import FILE...     store OTLP/HTTP protobuf trace requests (the\n"
             "                     bodies of POST /v1/traces) from files\n"
             "  traces             list recent traces that carry activities\n"
-            "  show TRACE_ID      a trace's activities, span waterfall and logs\n"
+            "  show TRACE_ID      a trace's activities, span waterfall, linked\n"
+            "                     traces and logs\n"
             "  tail               print new activities as they arrive\n"
             "  services           RED metrics (requests, errors, latency) of every\n"
             "                     service, the inferred ones (databases, caches,\n"
@@ -459,10 +461,20 @@ static int command_help(const char *cmd)
         printf("usage: fedtrace show TRACE_ID [--json] [--store URL]\n"
                "\n"
                "One trace: its activities (type, direction, ids, actor, inbox, signature\n"
-               "verification), a waterfall of its spans with their services, and its\n"
-               "log records.  --json prints {\"traceId\": ..., \"activities\": [...],\n"
-               "\"spans\": [...], \"logs\": [...]}, the arrays exactly as the API's\n"
-               "api/traces/ID, api/traces/ID/spans and api/logs/ID give them.\n"
+               "verification), a waterfall of its spans with their services (and, on a\n"
+               "client or producer span, the service it calls as inferred from its\n"
+               "attributes: -> postgresql mastodon_production), the linked traces, and\n"
+               "its log records.  Linked traces are spans linked rather than parented\n"
+               "(a Sidekiq job's trace links to the request that enqueued it): outgoing,\n"
+               "a span here links to another trace; incoming, another trace links here.\n"
+               "Each names the other trace's id, to follow with fedtrace show.  Incoming\n"
+               "links are found only in a store that can list keys (not caps=cas).\n"
+               "\n"
+               "--json prints {\"traceId\": ..., \"activities\": [...], \"spans\": [...],\n"
+               "\"logs\": [...], \"linked\": {...}}, as the API's api/traces/ID,\n"
+               "api/traces/ID/spans, api/logs/ID and api/traces/ID/linked give them;\n"
+               "\"linked\" is {\"incoming\": [...], \"outgoing\": [...]}, or null when the\n"
+               "server does not answer api/traces/ID/linked.\n"
                "\n"
                "options:\n"
                "  --json                 the JSON object instead of text\n"
@@ -977,6 +989,51 @@ static ft_code source_part(source *s, const char *id, enum part part, ft_buf *js
     return ft_buf_ok(json) ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory");
 }
 
+/* What a source knows of the links between traces. */
+enum links_known {
+    LINKS_ALL,         /* outgoing and incoming */
+    LINKS_OUTGOING,    /* incoming not searched: the store cannot list (CAS-only) */
+    LINKS_UNSUPPORTED, /* the server has no api/traces/ID/linked (json empty) */
+};
+
+/*
+ * The traces linked with this one as api/traces/ID/linked gives them
+ * ({"incoming": [...], "outgoing": [...]}, see ft_exporter_linked_json)
+ * into json, and how much of them the source can know.
+ */
+static ft_code source_linked(source *s, const char *id, ft_buf *json, enum links_known *known,
+                             ft_err *err)
+{
+    ft_buf_reset(json);
+    *known = LINKS_ALL;
+    if (s->api != NULL) {
+        char path[128];
+        snprintf(path, sizeof path, "api/traces/%s/linked", id);
+        ft_code rc = ft_api_get(s->api, path, json, NULL, err);
+        if (rc == FT_BACKEND && err->native == 404) { /* a server older than links */
+            ft_buf_reset(json);
+            *err = (ft_err){0};
+            *known = LINKS_UNSUPPORTED;
+            return FT_OK;
+        }
+        while (rc == FT_OK && json->len > 0 && strchr(" \t\r\n", json->ptr[json->len - 1]))
+            json->len--;
+        if (rc == FT_OK && json->len > 0 &&
+            ft_memfind(json->ptr, json->len, "\"incomingKnown\":false", 21) != NULL)
+            *known = LINKS_OUTGOING; /* the server's store is CAS-only */
+        return rc;
+    }
+    if (ft_exporter_strategy(s->ex) != FT_STRATEGY_LIST)
+        *known = LINKS_OUTGOING;
+    ft_arena_reset(s->arena);
+    ft_str js;
+    ft_code rc = ft_exporter_linked_json(s->ex, id, s->arena, &js, err);
+    if (rc != FT_OK)
+        return rc;
+    ft_buf_put(json, js.ptr, js.len);
+    return ft_buf_ok(json) ? FT_OK : ft_err_set(err, FT_NOMEM, 0, "out of memory");
+}
+
 /* Parses a JSON array (json_decref it); NULL with err set when it is not. */
 static json_t *parse_array(const ft_buf *b, const char *what, size_t flags, ft_err *err)
 {
@@ -1327,9 +1384,57 @@ static int span_ix_cmp(const void *a, const void *b)
     return strcmp(((const span_ix *)a)->id, ((const span_ix *)b)->id);
 }
 
+/* The service a client or producer span calls, as the server inferred it
+ * (the span's "peer": {service, kind, system}): "-> postgresql
+ * mastodon_production", "-> instance remote.example", or without the
+ * system or kind when brief ("-> remote.example"); the arrow is U+2192 on
+ * a UTF-8 terminal.  "" when the span has none. */
+static void peer_label(json_t *peer, bool brief, char *out, size_t cap)
+{
+    const char *svc = jstr(peer, "service"), *sys = jstr(peer, "system"),
+               *kind = jstr(peer, "kind");
+    const char *what = brief ? "" : *sys && strcmp(sys, svc) != 0 ? sys : kind;
+    if (*svc == '\0')
+        *out = '\0';
+    else
+        snprintf(out, cap, "%s %s%s%s", utf8_out ? "\xe2\x86\x92" : "->", what, *what ? " " : "",
+                 svc);
+}
+
+/* A span's name and, when it calls an inferred service, that service's
+ * label (dimmed) after it, in exactly width columns: the label brief if
+ * the name does not fit beside the whole one, then the name cut, but
+ * each keeps at least half. */
+static void put_name_peer(const char *name, json_t *peer, int width)
+{
+    char label[400];
+    peer_label(peer, false, label, sizeof label);
+    if (*label == '\0' || width < 8) {
+        put_cell(name, width);
+        return;
+    }
+    int nw = text_width(name, strlen(name)), lw = text_width(label, strlen(label));
+    int cell = nw;
+    if (nw + 1 + lw > width) {
+        peer_label(peer, true, label, sizeof label);
+        lw = text_width(label, strlen(label));
+    }
+    if (nw + 1 + lw > width) {
+        cell = width - 1 - lw;
+        if (cell < width / 2)
+            cell = nw < width / 2 ? nw : width / 2;
+    }
+    int used = put_text(name, strlen(name), cell);
+    printf(" %s", ansi(DIM));
+    used += 1 + put_text(label, strlen(label), width - used - 1);
+    printf("%s", ansi(RESET));
+    pad(width - used);
+}
+
 /* The spans as a waterfall: parents before their children (in start
- * order), service, name indented by depth, duration, a bar placed by
- * start and end within the trace; as wide as the terminal. */
+ * order), service, name indented by depth (with the service a client or
+ * producer span calls), duration, a bar placed by start and end within
+ * the trace; as wide as the terminal. */
 static void print_waterfall(json_t *spans)
 {
     size_t n = json_array_size(spans);
@@ -1425,7 +1530,12 @@ static void print_waterfall(json_t *spans)
     printf("\n  %sspans%s: %zu in %s\n", ansi(BOLD), ansi(RESET), n, total);
     int svc_w = need_svc > 18 ? 18 : need_svc;
     int dur_w = 10;
-    int bar_w = term_width / 4 < 10 ? 10 : term_width / 4;
+    /* a narrower bar when rows also name the services spans call */
+    bool peers = false;
+    for (size_t i = 0; i < n && !peers; i++)
+        peers = *jstr(json_object_get(json_array_get(spans, i), "peer"), "service") != '\0';
+    int bar_w = term_width / (peers ? 5 : 4);
+    bar_w = bar_w < 10 ? 10 : bar_w;
     int name_w = term_width - 2 - (svc_w ? svc_w + 2 : 0) - 2 - dur_w - 2 - (bar_w + 2);
     if (name_w < 16) {
         bar_w -= 16 - name_w;
@@ -1447,8 +1557,7 @@ static void print_waterfall(json_t *spans)
         int ind = depth[i] > name_w / 3 ? name_w / 3 : depth[i];
         pad(ind);
         printf("%s%c%s", ansi(error ? RED : ""), error ? '!' : ' ', ansi(error ? RESET : ""));
-        const char *name = jstr(sp, "name");
-        put_cell(name, name_w - ind - 1);
+        put_name_peer(jstr(sp, "name"), json_object_get(sp, "peer"), name_w - ind - 1);
         char dur[32];
         fmt_dur((double)(end[i] - start[i]), dur);
         printf("  %*s  |", dur_w, dur);
@@ -1479,6 +1588,114 @@ done:
     free(stack);
     free(depth);
     free(seen);
+}
+
+static void put_wrapped(const char *s, size_t n, int indent, int width, int max_lines);
+
+/* The span of spans whose spanId is id, or NULL. */
+static json_t *span_by_id(json_t *spans, const char *id)
+{
+    size_t i;
+    json_t *sp;
+    json_array_foreach(spans, i, sp) {
+        if (*id && strcmp(jstr(sp, "spanId"), id) == 0)
+            return sp;
+    }
+    return NULL;
+}
+
+/* A linked span as 'SERVICE "NAME"' (either may be missing: "a span"). */
+static void linked_who(ft_buf *b, const char *service, const char *name)
+{
+    if (*service)
+        ft_buf_printf(b, "%s ", service);
+    if (*name)
+        ft_buf_printf(b, "\"%s\"", name);
+    else
+        ft_buf_puts(b, "a span");
+}
+
+/* Our own note under the links, dimmed and wrapped at indent. */
+static void linked_note(const char *text)
+{
+    printf("%s", ansi(DIM));
+    put_wrapped(text, strlen(text), 4, term_width - 4, 4);
+    printf("%s", ansi(RESET));
+}
+
+/*
+ * The traces linked with this one (api/traces/ID/linked): outgoing, a
+ * span here links to a span of another trace (a Sidekiq job to the request
+ * that enqueued it); incoming, a span of another trace links to one here.
+ * Each: the direction, the other trace's id (to follow with fedtrace
+ * show) and its span; under it who links to what, wrapped.  Links within the
+ * trace are left out.  Nothing when there are none and nothing is unknown.
+ */
+static void print_linked(json_t *linked, json_t *spans, const char *tid, enum links_known known)
+{
+    json_t *in = json_object_get(linked, "incoming"), *out = json_object_get(linked, "outgoing");
+    size_t n_in = 0, n_out = 0, i;
+    json_t *l;
+    json_array_foreach(out, i, l) n_out += strcmp(jstr(l, "traceId"), tid) != 0;
+    json_array_foreach(in, i, l) n_in += strcmp(jstr(l, "fromTraceId"), tid) != 0;
+    if (known == LINKS_UNSUPPORTED) {
+        printf("\n  %slinked traces%s: not known\n", ansi(BOLD), ansi(RESET));
+        linked_note("this server does not answer api/traces/ID/linked (a version "
+                    "older than span links)");
+        return;
+    }
+    if (n_in == 0 && n_out == 0 && known == LINKS_ALL)
+        return;
+    printf("\n  %slinked traces%s: %zu outgoing, ", ansi(BOLD), ansi(RESET), n_out);
+    if (known == LINKS_ALL)
+        printf("%zu incoming\n", n_in);
+    else
+        printf("incoming not known\n");
+    const char *arrow_out = utf8_out ? "\xe2\x86\x92" : "->";
+    const char *arrow_in = utf8_out ? "\xe2\x86\x90" : "<-";
+    ft_buf b = {0};
+    for (int dir = 0; dir < 2; dir++) {
+        json_array_foreach(dir == 0 ? out : in, i, l) {
+            const char *other = jstr(l, dir == 0 ? "traceId" : "fromTraceId");
+            const char *other_span = jstr(l, dir == 0 ? "spanId" : "fromSpanId");
+            if (strcmp(other, tid) == 0)
+                continue;
+            printf("    %s%s%s ", ansi(dir == 0 ? GREEN : CYAN), dir == 0 ? arrow_out : arrow_in,
+                   ansi(RESET));
+            /* the id whole, for copying; the span when it fits */
+            put_text(other, strlen(other), -1);
+            if (*other_span && 7 + text_width(other, strlen(other)) + 6 +
+                                       text_width(other_span, strlen(other_span)) <= term_width) {
+                printf(" span ");
+                safe_print(other_span);
+            }
+            printf("\n");
+            ft_buf_reset(&b);
+            if (dir == 0) {
+                ft_buf_puts(&b, "from ");
+                linked_who(&b, jstr(l, "fromService"), jstr(l, "fromName"));
+                ft_buf_puts(&b, " here");
+            } else {
+                linked_who(&b, jstr(l, "fromService"), jstr(l, "fromName"));
+                json_t *to = span_by_id(spans, jstr(l, "spanId"));
+                ft_buf_puts(&b, " links to ");
+                if (to != NULL)
+                    linked_who(&b, "", jstr(to, "name"));
+                else if (*jstr(l, "spanId"))
+                    ft_buf_printf(&b, "span %s", jstr(l, "spanId"));
+                else
+                    ft_buf_puts(&b, "this trace");
+                ft_buf_puts(&b, to != NULL ? " here" : "");
+            }
+            put_wrapped(b.ptr, ft_buf_ok(&b) ? b.len : 0, 7, term_width - 7, 3);
+        }
+    }
+    ft_buf_free(&b);
+    if (known == LINKS_OUTGOING)
+        linked_note("incoming links need a store that can list keys: this one is CAS-only "
+                    "(caps=cas), so the traces that link here cannot be found");
+    if (n_in + n_out > 0)
+        linked_note("follow one with: fedtrace show TRACE_ID");
 }
 
 static const char *severity(json_t *rec)
@@ -1581,13 +1798,45 @@ static int cmd_show(const cli *c)
         fprintf(stderr, "fedtrace: no trace %s in %s\n", tid, s.shown);
         rc = 1;
     }
+    /* the traces linked with this one */
+    ft_buf ltext = {0};
+    json_t *linked = NULL;
+    enum links_known known = LINKS_ALL;
+    if (rc == 0 && source_linked(&s, tid, &ltext, &known, &err) != FT_OK) {
+        print_source_err(&s, &err);
+        rc = 1;
+    } else if (rc == 0 && known != LINKS_UNSUPPORTED) {
+        json_error_t je;
+        linked = json_loadb(ltext.ptr ? ltext.ptr : "", ltext.len, 0, &je);
+        if (!json_is_object(linked) || !json_is_array(json_object_get(linked, "incoming")) ||
+            !json_is_array(json_object_get(linked, "outgoing"))) {
+            ft_err_set(&err, FT_DECODE, 0, "the trace's links are not {\"incoming\": [...], "
+                       "\"outgoing\": [...]}%s%s", linked ? "" : ": ", linked ? "" : je.text);
+            print_source_err(&s, &err);
+            rc = 1;
+        }
+    }
     if (rc == 0 && c->json) {
         printf("{\"traceId\":\"%s\"", tid);
         for (int p = 0; p < 3; p++) {
             printf(",\"%s\":", names[p]);
             fwrite(text[p].ptr, 1, text[p].len, stdout);
         }
+        /* as api/traces/ID/linked answers it; null when not known */
+        printf(",\"linked\":");
+        if (known == LINKS_UNSUPPORTED || ltext.len == 0)
+            printf("null");
+        else
+            fwrite(ltext.ptr, 1, ltext.len, stdout);
         printf("}\n");
+        fflush(stdout);
+        if (known == LINKS_OUTGOING)
+            fprintf(stderr, "fedtrace show: incoming links not known: this store has no list "
+                            "capability (CAS-only); finding the traces that link here needs "
+                            "one that can list keys\n");
+        else if (known == LINKS_UNSUPPORTED)
+            fprintf(stderr, "fedtrace show: linked traces not known: the server does not "
+                            "answer api/traces/ID/linked\n");
     } else if (rc == 0) {
         printf("%strace %s%s: %zu activit%s, %zu span%s, %zu log record%s\n", ansi(BOLD), tid,
                ansi(RESET), na, na == 1 ? "y" : "ies", ns, ns == 1 ? "" : "s", nl,
@@ -1597,8 +1846,11 @@ static int cmd_show(const cli *c)
         json_array_foreach(doc[0], i, r)
             print_activity(r);
         print_waterfall(doc[1]);
+        print_linked(linked, doc[1], tid, known);
         print_logs(doc[2]);
     }
+    json_decref(linked);
+    ft_buf_free(&ltext);
     for (int p = 0; p < 3; p++) {
         json_decref(doc[p]);
         ft_buf_free(&text[p]);

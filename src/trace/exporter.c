@@ -2037,7 +2037,9 @@ ft_code ft_exporter_linked_json(ft_exporter *ex, const char *trace_id, ft_arena 
         }
         json_decref(sp);
     }
-    ft_buf_puts(&b, "]}");
+    /* incoming links are searched only where the store can list */
+    ft_buf_printf(&b, "],\"incomingKnown\":%s}",
+                  ex->strategy == FT_STRATEGY_LIST ? "true" : "false");
     if (rc == FT_OK) {
         char *p = ft_buf_ok(&b) ? ft_arena_memdup(arena, b.ptr, b.len) : NULL;
         if (p == NULL)

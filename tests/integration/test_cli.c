@@ -428,11 +428,13 @@ static void test_show_same_everywhere(void **state)
         json_t *spans = ft_test_get_json(d.ui_port, path, 200);
         snprintf(path, sizeof path, "/api/logs/%s", ids[i]);
         json_t *lg = ft_test_get_json(d.ui_port, path, 200);
-        json_t *want = json_pack("{s:s, s:O, s:O, s:O}", "traceId", ids[i], "activities", acts,
-                                 "spans", spans, "logs", lg);
+        snprintf(path, sizeof path, "/api/traces/%s/linked", ids[i]);
+        json_t *linked = ft_test_get_json(d.ui_port, path, 200);
+        json_t *want = json_pack("{s:s, s:O, s:O, s:O, s:O}", "traceId", ids[i], "activities",
+                                 acts, "spans", spans, "logs", lg, "linked", linked);
         expect_equal(via_api, want, "show --json from the API");
         expect_equal(via_store, want, "show --json from the store");
-        assert_int_equal(json_object_size(via_api), 4);
+        assert_int_equal(json_object_size(via_api), 5);
         if (i == 0) {
             assert_int_equal(json_array_size(acts), 2);
             assert_int_equal(json_array_size(spans), 41);
@@ -445,6 +447,7 @@ static void test_show_same_everywhere(void **state)
         json_decref(acts);
         json_decref(spans);
         json_decref(lg);
+        json_decref(linked);
         json_decref(via_api);
         json_decref(via_store);
     }

@@ -15,7 +15,10 @@
  * (--store lmdb:..., read beside the running server), with the numbers
  * those spans make: the inferred services and their kinds, requests and
  * errors, the edges of the map (each once, the minutes merged), and the
- * statements normalized.
+ * statements normalized.  Then show, on a request whose Sidekiq job runs
+ * in a trace of its own linked to the enqueuing span: the services the
+ * client and producer spans call, and the link from either side, in a
+ * store that can list and in a CAS-only one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,7 +46,7 @@
 static ft_serve_env env;
 static char api[64];           /* the server's API, as --store */
 static char since[32], until[32]; /* the window: ms since the epoch */
-static char tids[4][33];       /* the four requests' traces */
+static char tids[6][33];       /* the four requests' traces; 4, 5: test_show_links */
 
 /* The statements as the app sends them, and the first normalized. */
 #define STMT_ACCOUNT \
@@ -694,6 +697,345 @@ static void test_slow_queries(void **state)
     setenv("COLUMNS", "100", 1);
 }
 
+/* ---- show: peers and linked traces ---- */
+
+/* Opens resourceSpans of service svc (Ruby), its first scope named scope_name. */
+static void resource_begin(ft_buf *b, const char *svc, const char *scope_name)
+{
+    bool f = true, fs = true;
+    ft_buf_puts(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    attr_s(b, &f, "service.name", svc);
+    attr_s(b, &f, "service.version", "4.3.2");
+    attr_s(b, &f, "telemetry.sdk.language", "ruby");
+    ft_buf_puts(b, "]},\"scopeSpans\":[");
+    scope(b, &fs, scope_name);
+}
+
+static void post_otlp(ft_serve_env *e, ft_buf *b)
+{
+    ft_buf_puts(b, "]}]}]}");
+    assert_true(ft_buf_ok(b));
+    static const char *const hdr[] = {"Content-Type: application/json", NULL};
+    ft_http_resp r;
+    assert_int_equal(ft_http_once(e->d.otlp_port, "POST", "/v1/traces", hdr, b->ptr, b->len, &r), 0);
+    if (r.status != 200)
+        fail_msg("OTLP/JSON: status %d: %s", r.status, r.body ? (char *)r.body : "");
+    ft_http_resp_free(&r);
+    ft_buf_free(b);
+}
+
+static void sidekiq_attrs(ft_buf *b, bool *fa, const char *operation)
+{
+    attr_s(b, fa, "messaging.system", "sidekiq");
+    attr_s(b, fa, "messaging.destination", "default");
+    attr_s(b, fa, "messaging.destination_kind", "queue");
+    attr_s(b, fa, "messaging.operation", operation);
+    attr_s(b, fa, "messaging.sidekiq.job_class", "PostDistributionWorker");
+    attr_s(b, fa, "messaging.message_id", "9f1c2e4b7a0d3e5f6a7b8c9d");
+}
+
+/*
+ * As Mastodon posts a status (to e): trace tids[4] of mastodon/web, the
+ * request "POST /api/v1/statuses" with an INSERT on PostgreSQL and the
+ * Sidekiq producer span "PostDistributionWorker publish" (its Redis LPUSH
+ * under it); trace tids[5] of mastodon/sidekiq, the job's consumer span
+ * "PostDistributionWorker process", not a child but linked to the publish
+ * span, with a SELECT and a Redis call under it.  Two hours ago: outside
+ * the window of the other tests.
+ */
+static void post_linked_traces(ft_serve_env *e, uint64_t t0)
+{
+    ft_buf b = {0};
+    bool f = true, fa;
+    resource_begin(&b, "mastodon/web", "OpenTelemetry::Instrumentation::Rack");
+    span_begin(&b, &f, 4, 1, -1, "POST /api/v1/statuses", 2, t0, 60, false);
+    fa = true;
+    attr_s(&b, &fa, "http.method", "POST");
+    attr_s(&b, &fa, "http.target", "/api/v1/statuses");
+    attr_i(&b, &fa, "http.status_code", 200);
+    span_end(&b);
+    bool fs = false;
+    scope(&b, &fs, "OpenTelemetry::Instrumentation::PG");
+    f = true;
+    span_begin(&b, &f, 4, 2, 1, "INSERT mastodon", 3, t0 + 5000000, 3, false);
+    fa = true;
+    attr_s(&b, &fa, "db.system", "postgresql");
+    attr_s(&b, &fa, "db.name", "mastodon_production");
+    attr_s(&b, &fa, "db.statement", "INSERT INTO \"statuses\" (\"text\") VALUES ('hello')");
+    attr_s(&b, &fa, "net.peer.name", "db.internal");
+    span_end(&b);
+    scope(&b, &fs, "OpenTelemetry::Instrumentation::Sidekiq");
+    f = true;
+    span_begin(&b, &f, 4, 3, 1, "PostDistributionWorker publish", 4, t0 + 20000000, 2, false);
+    fa = true;
+    sidekiq_attrs(&b, &fa, "publish");
+    span_end(&b);
+    scope(&b, &fs, "OpenTelemetry::Instrumentation::Redis");
+    f = true;
+    span_begin(&b, &f, 4, 4, 3, "LPUSH", 3, t0 + 20500000, 1, false);
+    fa = true;
+    attr_s(&b, &fa, "db.system", "redis");
+    attr_s(&b, &fa, "db.statement", "LPUSH queue:default ?");
+    attr_s(&b, &fa, "net.peer.name", "redis.internal");
+    span_end(&b);
+    post_otlp(e, &b);
+
+    f = true;
+    resource_begin(&b, "mastodon/sidekiq", "OpenTelemetry::Instrumentation::Sidekiq");
+    span_begin(&b, &f, 5, 1, -1, "PostDistributionWorker process", 5, t0 + 90000000, 40, false);
+    fa = true;
+    sidekiq_attrs(&b, &fa, "process");
+    ft_buf_printf(&b, "],\"links\":[{\"traceId\":\"%s\",\"spanId\":\"5e04000000000003\","
+                      "\"attributes\":[]}]}", tids[4]);
+    fs = false;
+    scope(&b, &fs, "OpenTelemetry::Instrumentation::PG");
+    f = true;
+    span_begin(&b, &f, 5, 2, 1, "SELECT mastodon", 3, t0 + 95000000, 4, false);
+    fa = true;
+    attr_s(&b, &fa, "db.system", "postgresql");
+    attr_s(&b, &fa, "db.name", "mastodon_production");
+    attr_s(&b, &fa, "db.statement", "SELECT \"statuses\".* FROM \"statuses\" WHERE \"id\" = 1");
+    span_end(&b);
+    scope(&b, &fs, "OpenTelemetry::Instrumentation::Redis");
+    f = true;
+    span_begin(&b, &f, 5, 3, 1, "SMEMBERS", 3, t0 + 110000000, 1, false);
+    fa = true;
+    attr_s(&b, &fa, "db.system", "redis");
+    attr_s(&b, &fa, "net.peer.name", "redis.internal");
+    span_end(&b);
+    post_otlp(e, &b);
+}
+
+/* `fedtrace show ID [--json] --store STORE` that must succeed: its stdout. */
+static char *show(const char *store, const char *id, bool json)
+{
+    const char *args[] = {"show", id, json ? "--json" : "--store", json ? "--store" : store,
+                          json ? store : NULL, NULL};
+    char *out, *err;
+    int st = run_argv(args, &out, &err);
+    if (st != 0)
+        fail_msg("show %s%s --store %s: exit %d: %s", id, json ? " --json" : "", store, st, err);
+    free(err);
+    return out;
+}
+
+/* The spans of trace id in the API of e, once both traces are stored. */
+static void wait_spans(ft_serve_env *e, const char *id, size_t n)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/traces/%s/spans", id);
+    for (int tries = 0;; tries++) {
+        json_t *j = ft_test_get_json(e->d.ui_port, path, 200);
+        size_t got = json_array_size(j);
+        json_decref(j);
+        if (got == n)
+            return;
+        if (tries == 50)
+            fail_msg("after 10 s, %zu spans of %s, want %zu", got, id, n);
+        usleep(200 * 1000);
+    }
+}
+
+/* The span of a JSON array with this spanId, or fail. */
+static json_t *span_of(json_t *spans, const char *id)
+{
+    size_t i;
+    json_t *sp;
+    json_array_foreach(spans, i, sp) {
+        if (strcmp(jstr(sp, "spanId"), id) == 0)
+            return sp;
+    }
+    fail_msg("no span %s", id);
+    return NULL;
+}
+
+static void assert_peer(json_t *spans, const char *id, const char *service, const char *kind,
+                        const char *system)
+{
+    json_t *p = json_object_get(span_of(spans, id), "peer");
+    if (strcmp(jstr(p, "service"), service) != 0 || strcmp(jstr(p, "kind"), kind) != 0 ||
+        strcmp(jstr(p, "system"), system) != 0)
+        fail_msg("span %s: peer %s, want %s (%s, %s)", id, json_dumps(p, JSON_COMPACT), service,
+                 kind, system);
+}
+
+/*
+ * show of the request and of the job, through the API and from the store:
+ * --json is the API's documents (the links under "linked", as
+ * api/traces/ID/linked answers), the same both ways; the text names the
+ * service each client and producer span calls on its row, and the link
+ * both ways, with the trace to follow; it fits 120 and 80 columns.
+ */
+static void test_show_links(void **state)
+{
+    (void)state;
+    uint64_t t0 = now_ns() - 7200ull * 1000000000u;
+    for (int i = 4; i < 6; i++)
+        snprintf(tids[i], sizeof tids[i], "%016llx%08x%08x", (unsigned long long)(t0 / 1000),
+                 (unsigned)getpid(), (unsigned)i);
+    const char *web = tids[4], *job = tids[5];
+    post_linked_traces(&env, t0);
+    wait_spans(&env, web, 4);
+    wait_spans(&env, job, 3);
+
+    for (int t = 0; t < 2; t++) {
+        const char *id = t == 0 ? web : job;
+        char *o1 = show(api, id, true), *o2 = show(env.store, id, true);
+        if (strcmp(o1, o2) != 0)
+            fail_msg("show --json %s differs:\n API   %.800s\n store %.800s", id, o1, o2);
+        json_t *got = doc_of("show --json", 0, o1, "");
+        char path[128];
+        json_t *part[4];
+        static const char *const what[][2] = {
+            {"/api/traces/", ""}, {"/api/traces/", "/spans"}, {"/api/logs/", ""},
+            {"/api/traces/", "/linked"}};
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "%s%s%s", what[k][0], id, what[k][1]);
+            part[k] = ft_test_get_json(env.d.ui_port, path, 200);
+        }
+        json_t *want = json_pack("{s:s, s:o, s:o, s:o, s:o}", "traceId", id, "activities", part[0],
+                                 "spans", part[1], "logs", part[2], "linked", part[3]);
+        if (!json_equal(got, want))
+            fail_msg("show --json %s is not what the API answers:\n CLI %.1500s\n API %.1500s", id,
+                     o1, json_dumps(want, JSON_COMPACT));
+        json_t *linked = json_object_get(got, "linked");
+        json_t *in = json_object_get(linked, "incoming"), *out = json_object_get(linked, "outgoing");
+        json_t *l = json_array_get(t == 0 ? in : out, 0);
+        assert_int_equal(json_array_size(in), t == 0 ? 1 : 0);
+        assert_int_equal(json_array_size(out), t == 0 ? 0 : 1);
+        if (t == 0) { /* the job links into the request */
+            assert_string_equal(jstr(l, "traceId"), web);
+            assert_string_equal(jstr(l, "spanId"), "5e04000000000003");
+            assert_string_equal(jstr(l, "fromTraceId"), job);
+            assert_string_equal(jstr(l, "fromSpanId"), "5e05000000000001");
+        } else { /* and from the job to the request */
+            assert_string_equal(jstr(l, "traceId"), web);
+            assert_string_equal(jstr(l, "spanId"), "5e04000000000003");
+            assert_string_equal(jstr(l, "fromSpanId"), "5e05000000000001");
+        }
+        assert_string_equal(jstr(l, "fromService"), "mastodon/sidekiq");
+        assert_string_equal(jstr(l, "fromName"), "PostDistributionWorker process");
+        /* the services the spans call */
+        json_t *spans = json_object_get(got, "spans");
+        if (t == 0) {
+            assert_peer(spans, "5e04000000000002", "mastodon_production", "database", "postgresql");
+            assert_peer(spans, "5e04000000000003", "default", "queue", "sidekiq");
+            assert_peer(spans, "5e04000000000004", "redis.internal", "cache", "redis");
+            assert_null(json_object_get(span_of(spans, "5e04000000000001"), "peer"));
+        } else {
+            assert_peer(spans, "5e05000000000002", "mastodon_production", "database", "postgresql");
+            assert_peer(spans, "5e05000000000003", "redis.internal", "cache", "redis");
+        }
+        json_decref(want);
+        json_decref(got);
+        free(o1);
+        free(o2);
+    }
+
+    /* the text, the same both ways, at two widths */
+    static const char *const widths[] = {"120", "80"};
+    char line[256];
+    for (size_t w = 0; w < 2; w++) {
+        setenv("COLUMNS", widths[w], 1);
+        for (int t = 0; t < 2; t++) {
+            const char *id = t == 0 ? web : job;
+            char *o1 = show(api, id, false), *o2 = show(env.store, id, false);
+            if (strcmp(o1, o2) != 0)
+                fail_msg("show %s differs:\n API   %s\n store %s", id, o1, o2);
+            assert_fits(o1, (size_t)atoi(widths[w]));
+            assert_null(strchr(o1, '\033'));
+            /* the system or kind too when there is room */
+            const char *pg = w == 0 ? " \xe2\x86\x92 postgresql mastodon_production"
+                                    : " \xe2\x86\x92 mastodon_";
+            if (t == 0) {
+                snprintf(line, sizeof line, "INSERT mastodon%s", pg);
+                assert_line(o1, "mastodon/web", line);
+                assert_line(o1, w == 0 ? "PostDistributionWorker publish \xe2\x86\x92 sidekiq "
+                                         "default"
+                                       : "PostDistributionWor\xe2\x80\xa6 \xe2\x86\x92 default",
+                            NULL); /* the name cut, the queue whole */
+                assert_line(o1, "LPUSH \xe2\x86\x92 redis redis.internal", NULL);
+                assert_line(o1, "  linked traces: 0 outgoing, 1 incoming", NULL);
+                snprintf(line, sizeof line, "    \xe2\x86\x90 %s span 5e05000000000001", job);
+                assert_line(o1, line, NULL);
+                if (w == 0)
+                    assert_line(o1, "       mastodon/sidekiq \"PostDistributionWorker process\" "
+                                    "links to \"PostDistributionWorker publish\" here", NULL);
+                else /* wrapped */
+                    assert_line(o1, "       \"PostDistributionWorker publish\" here", NULL);
+            } else {
+                /* a wider service column: at 80, both halves cut */
+                assert_line(o1, "mastodon/sidekiq", w == 0 ? "SELECT mastodon \xe2\x86\x92 "
+                                                             "postgresql mastodon_production"
+                                                           : "SELECT masto\xe2\x80\xa6 \xe2\x86\x92 mastodon_");
+                assert_line(o1, w == 0 ? "SMEMBERS \xe2\x86\x92 redis redis.internal"
+                                       : "SMEMBERS \xe2\x86\x92 redis.internal", NULL);
+                assert_line(o1, "  linked traces: 1 outgoing, 0 incoming", NULL);
+                snprintf(line, sizeof line, "    \xe2\x86\x92 %s span 5e04000000000003", web);
+                assert_line(o1, line, NULL);
+                assert_line(o1, "       from mastodon/sidekiq \"PostDistributionWorker process\" here",
+                            NULL);
+            }
+            assert_line(o1, "follow one with: fedtrace show TRACE_ID", NULL);
+            free(o1);
+            free(o2);
+        }
+    }
+    setenv("COLUMNS", "100", 1);
+}
+
+/*
+ * The same traces in a CAS-only store (?caps=cas): outgoing links are
+ * still found (in the job's own spans), incoming ones cannot be, and show
+ * from the store says so rather than printing nothing.  (Through the API
+ * the CLI cannot tell: the API answers an empty "incoming" either way.)
+ */
+static void test_show_links_cas(void **state)
+{
+    (void)state;
+    setenv("COLUMNS", "100", 1);
+    ft_serve_env cas;
+    ft_serve_env_start(&cas, "cli-links-cas", "?caps=cas", NULL);
+    char cas_api[64];
+    snprintf(cas_api, sizeof cas_api, "http://127.0.0.1:%d/", cas.d.ui_port);
+    uint64_t t0 = now_ns() - 7200ull * 1000000000u;
+    post_linked_traces(&cas, t0);
+    wait_spans(&cas, tids[4], 4);
+    wait_spans(&cas, tids[5], 3);
+
+    char *out = show(cas.store, tids[4], false);
+    assert_line(out, "  linked traces: 0 outgoing, incoming not known", NULL);
+    assert_line(out, "incoming links need a store that can list keys: this one is CAS-only", NULL);
+    assert_line(out, "INSERT mastodon \xe2\x86\x92 ", "mastodon_production");
+    assert_fits(out, 100);
+    free(out);
+    /* --json: the API's shape on stdout (no links either way), the note on stderr */
+    const char *args[] = {"show", tids[4], "--json", "--store", cas.store, NULL};
+    char *err;
+    assert_int_equal(run_argv(args, &out, &err), 0);
+    json_t *j = doc_of("show --json (cas)", 0, out, err);
+    json_t *lk = json_object_get(j, "linked");
+    assert_int_equal(json_array_size(json_object_get(lk, "incoming")), 0);
+    assert_int_equal(json_array_size(json_object_get(lk, "outgoing")), 0);
+    assert_non_null(json_object_get(lk, "incoming"));
+    assert_non_null(strstr(err, "incoming links not known: this store has no list capability"));
+    json_decref(j);
+    free(out);
+    free(err);
+    /* the job's link to the request: from the store and through the API */
+    for (int via = 0; via < 2; via++) {
+        out = show(via ? cas_api : cas.store, tids[5], false);
+        char line[128];
+        snprintf(line, sizeof line, "    \xe2\x86\x92 %s span 5e04000000000003", tids[4]);
+        assert_line(out, line, NULL);
+        assert_line(out, "from mastodon/sidekiq \"PostDistributionWorker process\" here", NULL);
+        /* the server's answer says its store cannot find incoming links */
+        assert_line(out, "  linked traces: 1 outgoing, incoming not known", NULL);
+        free(out);
+    }
+    ft_serve_env_end(&cas);
+}
+
 /* Errors: a command that takes no name, a missing name, flags that belong
  * to other commands, a bad window. */
 static void test_errors(void **state)
@@ -744,6 +1086,8 @@ int main(void)
         cmocka_unit_test(test_map),
         cmocka_unit_test(test_slow_queries),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_show_links),
+        cmocka_unit_test(test_show_links_cas),
     };
     return cmocka_run_group_tests_name("cli_services", tests, setup, teardown) ? 1 : 0;
 }

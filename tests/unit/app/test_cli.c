@@ -821,6 +821,235 @@ static void test_services_errors(void **state)
 
 /* Every setting that `serve --help` prints is documented, with its
  * environment variable, in docs/configuration.md: the docs stay true. */
+/* ---- show: the services spans call, linked traces ---- */
+
+/* Opens a Span (close it with ft_pbw_end): ids are one byte repeated;
+ * parent 0: none. */
+static void pb_span(ft_pbw *w, uint8_t trace, uint8_t id, uint8_t parent, const char *name,
+                    int kind, int start_ms, int ms)
+{
+    uint8_t tid[16], sid[8], pid[8];
+    memset(tid, trace, sizeof tid);
+    memset(sid, id, sizeof sid);
+    memset(pid, parent, sizeof pid);
+    ft_pbw_begin(w, 2);
+    ft_pbw_bytes(w, 1, tid, 16);
+    ft_pbw_bytes(w, 2, sid, 8);
+    if (parent)
+        ft_pbw_bytes(w, 4, pid, 8);
+    ft_pbw_str(w, 5, name);
+    ft_pbw_varint(w, 6, (uint64_t)kind);
+    ft_pbw_fixed64(w, 7, 1795302981000000000ull + (uint64_t)start_ms * 1000000u);
+    ft_pbw_fixed64(w, 8, 1795302981000000000ull + (uint64_t)(start_ms + ms) * 1000000u);
+}
+
+static void pb_link(ft_pbw *w, uint8_t trace, uint8_t id)
+{
+    uint8_t tid[16], sid[8];
+    memset(tid, trace, sizeof tid);
+    memset(sid, id, sizeof sid);
+    ft_pbw_begin(w, 13); /* Span.links */
+    ft_pbw_bytes(w, 1, tid, 16);
+    ft_pbw_bytes(w, 2, sid, 8);
+    ft_pbw_end(w);
+}
+
+static void pb_resource(ft_pbw *w, const char *service)
+{
+    ft_pbw_begin(w, 1); /* ResourceSpans */
+    ft_pbw_begin(w, 1); /* Resource */
+    ft_pbw_begin(w, 1);
+    ft_pbw_str(w, 1, "service.name");
+    ft_pbw_begin(w, 2);
+    ft_pbw_str(w, 1, service);
+    ft_pbw_end(w);
+    ft_pbw_end(w);
+    ft_pbw_end(w);
+    ft_pbw_begin(w, 2); /* ScopeSpans */
+}
+
+/*
+ * A Mastodon request (trace a1...: mastodon/web) that queries PostgreSQL,
+ * delivers to a remote inbox and enqueues a Sidekiq job; the job (trace
+ * b2...: mastodon/sidekiq) runs in a trace of its own, its consumer span
+ * linked to the publish span; a second job span, named with terminal
+ * escapes, links to the request's root.  Into lmdb:DIR/NAME.
+ */
+static void import_linked(const char *name)
+{
+    ft_pbw w;
+    ft_pbw_init(&w);
+    pb_resource(&w, "mastodon/web");
+    pb_span(&w, 0xa1, 0x01, 0, "POST /api/v1/statuses", 2, 0, 80);
+    ft_pbw_end(&w);
+    pb_span(&w, 0xa1, 0x02, 0x01, "INSERT mastodon", 3, 5, 3);
+    pb_attr(&w, 9, "db.system", "postgresql");
+    pb_attr(&w, 9, "db.name", "mastodon_production");
+    pb_attr(&w, 9, "db.statement", "INSERT INTO statuses (text) VALUES ('hi')");
+    ft_pbw_end(&w);
+    pb_span(&w, 0xa1, 0x03, 0x01, "PostDistributionWorker publish", 4, 20, 2);
+    pb_attr(&w, 9, "messaging.system", "sidekiq");
+    pb_attr(&w, 9, "messaging.destination", "default");
+    ft_pbw_end(&w);
+    pb_span(&w, 0xa1, 0x04, 0x01, "HTTP POST", 3, 30, 40);
+    pb_attr(&w, 9, "http.method", "POST");
+    pb_attr(&w, 9, "http.url", "https://remote.example/inbox");
+    pb_attr(&w, 9, "net.peer.name", "remote.example");
+    ft_pbw_end(&w);
+    ft_pbw_end(&w); /* ScopeSpans */
+    ft_pbw_end(&w); /* ResourceSpans */
+    pb_resource(&w, "mastodon/sidekiq");
+    pb_span(&w, 0xb2, 0x01, 0, "PostDistributionWorker process", 5, 100, 30);
+    pb_attr(&w, 9, "messaging.system", "sidekiq");
+    pb_attr(&w, 9, "messaging.destination", "default");
+    pb_link(&w, 0xa1, 0x03);
+    ft_pbw_end(&w);
+    pb_span(&w, 0xb2, 0x02, 0x01, "SELECT mastodon", 3, 105, 4);
+    pb_attr(&w, 9, "db.system", "postgresql");
+    pb_attr(&w, 9, "db.name", "mastodon_production");
+    ft_pbw_end(&w);
+    pb_span(&w, 0xb2, 0x03, 0, "evil\033[2Jjob\033]0;t\007", 5, 140, 1);
+    pb_link(&w, 0xa1, 0x01);
+    ft_pbw_end(&w);
+    ft_pbw_end(&w);
+    ft_pbw_end(&w);
+    char path[600], args[2048];
+    snprintf(path, sizeof path, "%s/linked.pb", dir);
+    assert_true(ft_test_write_file(path, w.buf, w.len));
+    ft_pbw_free(&w);
+    int st;
+    snprintf(args, sizeof args, "import --store 'lmdb:%s/%s' %s", dir, name, path);
+    char *out = run(args, &st);
+    if (st != 0)
+        fail_msg("import: exit %d: %s", st, out);
+    free(out);
+}
+
+#define TRACE_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define TRACE_B "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+
+/* The line of out containing a (and b, unless NULL), or fail. */
+static void assert_line(const char *out, const char *a, const char *b)
+{
+    for (const char *line = out; *line;) {
+        size_t n = strcspn(line, "\n");
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < 1023 ? n : 1023), line);
+        if (strstr(buf, a) != NULL && (b == NULL || strstr(buf, b) != NULL))
+            return;
+        line += n + (line[n] == '\n');
+    }
+    fail_msg("no line with \"%s\"%s%s in:\n%s", a, b ? " and " : "", b ? b : "", out);
+}
+
+/*
+ * The waterfall names the service each client, producer and consumer span
+ * calls (its system or kind too when there is room) and fits 80 and 120
+ * columns; the linked traces are listed both ways with the id to follow,
+ * fitting even 40 columns, their remote text terminal-safe; a CAS-only
+ * store says that it cannot know the incoming ones.
+ */
+static void test_show_peers_links(void **state)
+{
+    (void)state;
+    import_linked("l");
+    import_linked("lc?caps=cas");
+    char args[1024];
+    int st;
+    static const int widths[] = {120, 80, 40};
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(args, sizeof args, "show %s --store lmdb:%s/l", TRACE_A, dir);
+        char *out = run_cols(widths[k], args, &st);
+        if (st != 0)
+            fail_msg("show: exit %d: %s", st, out);
+        assert_null(strchr(out, '\033'));
+        assert_null(strchr(out, '\007'));
+        const char *linked = strstr(out, "\n  linked traces: 0 outgoing, 2 incoming\n");
+        if (linked == NULL)
+            fail_msg("no linked traces in:\n%s", out);
+        assert_fits(linked, (size_t)widths[k]); /* down to 40 columns */
+        assert_line(linked, "    \xe2\x86\x90 " TRACE_B, NULL);
+        assert_line(linked, "    follow one with: fedtrace show", NULL); /* wrapped at 40 */
+        if (widths[k] >= 80) {
+            assert_fits(out, (size_t)widths[k]);
+            assert_line(linked, "    \xe2\x86\x90 " TRACE_B " span 0101010101010101", NULL);
+            assert_line(linked, "    \xe2\x86\x90 " TRACE_B " span 0303030303030303", NULL);
+            assert_line(linked, "mastodon/sidekiq \"evil?[2Jjob?]0;t?\" links to \"POST /api/v1/statuses\"",
+                        NULL);
+        }
+        if (widths[k] == 120) {
+            assert_line(out, "mastodon/web", "INSERT mastodon \xe2\x86\x92 postgresql mastodon_production");
+            assert_line(out, "PostDistributionWorker publish \xe2\x86\x92 sidekiq default", NULL);
+            assert_line(out, "HTTP POST \xe2\x86\x92 instance remote.example", NULL);
+            assert_line(linked, "       mastodon/sidekiq \"PostDistributionWorker process\" links to "
+                                "\"PostDistributionWorker publish\" here", NULL);
+        } else if (widths[k] == 80) {
+            assert_line(out, "INSERT mastodon \xe2\x86\x92 ", "mastodon_");
+            assert_line(out, "HTTP POST \xe2\x86\x92 ", "remote.example");
+        }
+        free(out);
+
+        snprintf(args, sizeof args, "show %s --store lmdb:%s/l", TRACE_B, dir);
+        out = run_cols(widths[k], args, &st);
+        assert_int_equal(st, 0);
+        linked = strstr(out, "\n  linked traces: 2 outgoing, 0 incoming\n");
+        if (linked == NULL)
+            fail_msg("no linked traces in:\n%s", out);
+        assert_fits(linked, (size_t)widths[k]);
+        assert_null(strchr(out, '\033'));
+        assert_line(linked, "    \xe2\x86\x92 " TRACE_A, NULL);
+        if (widths[k] >= 80) {
+            assert_fits(out, (size_t)widths[k]);
+            assert_line(linked, "    \xe2\x86\x92 " TRACE_A " span 0303030303030303", NULL);
+            assert_line(linked, "       from mastodon/sidekiq \"PostDistributionWorker process\" here",
+                        NULL);
+            assert_line(linked, "       from mastodon/sidekiq \"evil?[2Jjob?]0;t?\" here", NULL);
+        }
+        free(out);
+    }
+
+    /* CAS-only: the outgoing links still, a note instead of incoming ones */
+    snprintf(args, sizeof args, "show %s --store 'lmdb:%s/lc?caps=cas'", TRACE_A, dir);
+    char *out = run_cols(80, args, &st);
+    assert_int_equal(st, 0);
+    assert_fits(out, 80);
+    assert_line(out, "  linked traces: 0 outgoing, incoming not known", NULL);
+    assert_line(out, "    incoming links need a store that can list keys: this one is", NULL);
+    assert_null(strstr(out, "follow one with"));
+    free(out);
+    snprintf(args, sizeof args, "show %s --store 'lmdb:%s/lc?caps=cas'", TRACE_B, dir);
+    out = run_cols(80, args, &st);
+    assert_int_equal(st, 0);
+    assert_line(out, "  linked traces: 2 outgoing, incoming not known", NULL);
+    assert_line(out, "    \xe2\x86\x92 " TRACE_A " span 0303030303030303", NULL);
+    free(out);
+
+    /* --json: "linked" as ft_exporter_linked_json gives it */
+    snprintf(args, sizeof args, "show %s --json --store lmdb:%s/l", TRACE_A, dir);
+    out = run(args, &st);
+    assert_int_equal(st, 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    json_t *in = json_object_get(json_object_get(doc, "linked"), "incoming");
+    assert_int_equal(json_array_size(in), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "linked"), "outgoing")), 0);
+    size_t i;
+    json_t *l;
+    bool job = false;
+    json_array_foreach(in, i, l) {
+        if (strcmp(json_string_value(json_object_get(l, "fromSpanId")), "0101010101010101") == 0) {
+            job = true;
+            assert_string_equal(json_string_value(json_object_get(l, "fromTraceId")), TRACE_B);
+            assert_string_equal(json_string_value(json_object_get(l, "spanId")), "0303030303030303");
+            assert_string_equal(json_string_value(json_object_get(l, "fromName")),
+                                "PostDistributionWorker process");
+        }
+    }
+    assert_true(job);
+    json_decref(doc);
+    free(out);
+}
+
 static void test_serve_settings_documented(void **state)
 {
     (void)state;
@@ -878,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_services_terminal_safety),
         cmocka_unit_test(test_services_errors),
         cmocka_unit_test(test_serve_settings_documented),
+        cmocka_unit_test(test_show_peers_links),
     };
     int failed = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
     ft_test_rmrf(dir);
