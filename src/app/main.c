@@ -76,6 +76,7 @@ typedef struct cli {
     size_t limit;
     const char *cursor;
     int64_t ttl_ms;
+    bool show_ip_peers; /* import: as serve --show-ip-peers */
     int64_t interval_ms; /* tail: how often a store is polled */
     int64_t timeout_ms;  /* tail: stop after this long; 0: never */
     size_t count;        /* tail: stop after this many activities; 0: never */
@@ -421,6 +422,7 @@ static void usage(FILE *f)
             "                         (default 100)\n"
             "  --cursor C             traces: continue after a previous page\n"
             "  --ttl SECONDS          import: expire the stored data after this long\n"
+            "  --show-ip-peers        import: IP-literal hosts keep their names\n"
             "  --interval DURATION    tail: how often a store is read (default 1s)\n"
             "  --count N              tail: stop after N activities\n"
             "  --timeout DURATION     tail: stop after this long\n"
@@ -570,13 +572,16 @@ static int command_help(const char *cmd)
                "%s",
                k_window_help, k_common_help);
     } else if (strcmp(cmd, "import") == 0) {
-        printf("usage: fedtrace import FILE... [--ttl SECONDS] [--json] [--store URL]\n"
+        printf("usage: fedtrace import FILE... [--ttl SECONDS] [--show-ip-peers] [--json]\n"
+               "                       [--store URL]\n"
                "\n"
                "Stores OTLP/HTTP protobuf trace requests (bodies of POST /v1/traces).\n"
                "Needs a store URL, not a server's API.\n"
                "\n"
                "options:\n"
                "  --ttl SECONDS          expire the stored data after this long\n"
+               "  --show-ip-peers        name inferred services by IP-literal hosts (as\n"
+               "                         serve --show-ip-peers), not \"ip-address\"\n"
                "  --json                 {\"spans\": N, \"activities\": N, \"rejected\": N}\n"
                "  --store URL            lmdb:DIR, memory:, redis://..., postgres://...\n");
     } else if (strcmp(cmd, "sweep") == 0) {
@@ -668,6 +673,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"ca-cert", true, C_READ},
         {"json", false, C_ALL & ~C_SWEEP}, {"limit", true, C_FILTER | C_SLOW},
         {"cursor", true, C_TRACES},       {"ttl", true, C_IMPORT},
+        {"show-ip-peers", false, C_IMPORT},
         {"interval", true, C_TAIL},       {"timeout", true, C_TAIL},
         {"count", true, C_TAIL},          {"verification-failed", false, C_FILTER},
         {"error", false, C_FILTER},
@@ -735,6 +741,12 @@ static int parse_args(int argc, char **argv, cli *c)
             c->json = true;
             if (val != NULL && !ft_parse_bool(val, &c->json)) {
                 fprintf(stderr, "fedtrace: --json=%s: not true or false\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "show-ip-peers") == 0) {
+            c->show_ip_peers = true;
+            if (val != NULL && !ft_parse_bool(val, &c->show_ip_peers)) {
+                fprintf(stderr, "fedtrace: --show-ip-peers=%s: not true or false\n", val);
                 return 2;
             }
         } else if (strcmp(name, "store") == 0) {
@@ -873,7 +885,8 @@ static int source_open(const cli *c, const char *cmd, bool api_ok, source *s)
     /* import counts RED metrics, map edges and statements as serve does */
     bool count = strcmp(cmd, "import") == 0;
     if (ft_kv_open(c->store, &s->kv, &err) != FT_OK ||
-        (count && ft_metrics_create(NULL, c->ttl_ms, &s->metrics, &err) != FT_OK) ||
+        (count && ft_metrics_create(&(ft_infer_opts){c->show_ip_peers}, c->ttl_ms, &s->metrics,
+                                    &err) != FT_OK) ||
         /* serve may count into the same LMDB: match retries through it */
         ft_exporter_create(s->kv,
                            &(ft_exporter_opts){.ttl_ms = c->ttl_ms, .metrics = s->metrics,

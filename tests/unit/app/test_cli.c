@@ -45,6 +45,32 @@ static char *run(const char *args, int *status)
     return out;
 }
 
+/* import names IP-literal hosts "ip-address" unless --show-ip-peers, as
+ * serve does (the fixtures deliver to 127.0.0.1). */
+static void test_import_ip_peers(void **state)
+{
+    (void)state;
+    static const char *const flag[2] = {"", "--show-ip-peers"};
+    static const char *const want[2] = {"\"name\":\"ip-address\"", "\"name\":\"127.0.0.1\""};
+    for (int k = 0; k < 2; k++) {
+        char args[2048];
+        int st;
+        snprintf(args, sizeof args, "import %s --store lmdb:%s/ip%d %s/fedify-2.3.6/*.pb", flag[k],
+                 dir, k, FT_TEST_DATA);
+        free(run(args, &st));
+        assert_int_equal(st, 0);
+        snprintf(args, sizeof args,
+                 "services --json --store lmdb:%s/ip%d --since 2026-11-21T00:00:00Z "
+                 "--until 2026-11-23T00:00:00Z",
+                 dir, k);
+        char *out = run(args, &st);
+        assert_int_equal(st, 0);
+        if (strstr(out, want[k]) == NULL || strstr(out, want[1 - k]) != NULL)
+            fail_msg("import %s: want %s only in:\n%s", flag[k], want[k], out);
+        free(out);
+    }
+}
+
 static void test_import_list_show(void **state)
 {
     (void)state;
@@ -1108,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_services_errors),
         cmocka_unit_test(test_serve_settings_documented),
         cmocka_unit_test(test_show_peers_links),
+        cmocka_unit_test(test_import_ip_peers),
     };
     int failed = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
     ft_test_rmrf(dir);
