@@ -108,6 +108,15 @@ ft_code ft_kv_list(ft_kv *kv, ft_kv_key prefix, const ft_kv_list_opts *opts,
                    ft_err *err);
 
 /*
+ * FT_KV_CAP_LIST.  ft_kv_list of n prefixes at once, each whole, in
+ * ascending order: out[i] (an arena array) and counts[i] for prefixes[i].
+ * Redis lists them in one script (a prefix with more than 256 entries
+ * in a call of its own); the others one after the other.
+ */
+ft_code ft_kv_list_many(ft_kv *kv, const ft_kv_key *prefixes, size_t n, ft_arena *arena,
+                        ft_kv_entry **out, size_t *counts, ft_err *err);
+
+/*
  * FT_KV_CAP_CAS.  Atomically: if the current value equals *expected (bytes)
  * -- or the key is absent (or expired) when expected is NULL -- store
  * *value (delete when value is NULL) and return FT_OK; otherwise change

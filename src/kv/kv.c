@@ -263,6 +263,26 @@ ft_code ft_kv_list(ft_kv *kv, ft_kv_key prefix, const ft_kv_list_opts *opts,
     return kv->be->list(kv->state, prefix, opts, arena, out, n_out, err);
 }
 
+ft_code ft_kv_list_many(ft_kv *kv, const ft_kv_key *prefixes, size_t n, ft_arena *arena,
+                        ft_kv_entry **out, size_t *counts, ft_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        counts[i] = 0;
+    }
+    ft_code rc = need_cap(kv, FT_KV_CAP_LIST, err);
+    for (size_t i = 0; i < n && rc == FT_OK; i++)
+        rc = check_key(kv, prefixes[i], 0, err);
+    if (rc != FT_OK || n == 0)
+        return rc;
+    if (kv->be->list_many != NULL)
+        return kv->be->list_many(kv->state, prefixes, n, arena, out, counts, err);
+    static const ft_kv_list_opts all = {false, NULL, 0};
+    for (size_t i = 0; i < n && rc == FT_OK; i++)
+        rc = kv->be->list(kv->state, prefixes[i], &all, arena, &out[i], &counts[i], err);
+    return rc;
+}
+
 ft_code ft_kv_cas(ft_kv *kv, ft_kv_key key, const ft_str *expected,
                   const ft_str *value, int64_t ttl_ms, ft_err *err)
 {

@@ -48,6 +48,9 @@ typedef struct ft_kv_backend {
     ft_code (*list)(void *state, ft_kv_key prefix, const ft_kv_list_opts *opts,
                     ft_arena *arena, ft_kv_entry **out, size_t *n_out,
                     ft_err *err);
+    /* LIST, optional: default calls list for each prefix in turn */
+    ft_code (*list_many)(void *state, const ft_kv_key *prefixes, size_t n, ft_arena *arena,
+                         ft_kv_entry **out, size_t *counts, ft_err *err);
     /* CAS */
     ft_code (*cas)(void *state, ft_kv_key key, const ft_str *expected,
                    const ft_str *value, int64_t ttl_ms, ft_err *err);

@@ -200,6 +200,35 @@ static const char script_list[] =
     "end\n"
     "return out\n";
 
+/* KEYS: index.  ARGV: prefix, cap, then the ZRANGEBYLEX bounds (min, max)
+ * of each range.  For each range in turn: the number of its live entries
+ * followed by member, value pairs; or -1 (and nothing) when the range holds
+ * more than cap members, which the caller then lists on its own. */
+static const char script_list_many[] =
+    LUA_DATAKEY
+    "local index, prefix, cap = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
+    "local out = {}\n"
+    "for r = 3, #ARGV, 2 do\n"
+    "  local ms = redis.call('ZRANGEBYLEX', index, ARGV[r], ARGV[r + 1], 'LIMIT', 0, cap + 1)\n"
+    "  local at = #out + 1\n"
+    "  out[at] = 0\n"
+    "  if #ms > cap then\n"
+    "    out[at] = -1\n"
+    "  elseif #ms > 0 then\n"
+    "    local ks = {}\n"
+    "    for i = 1, #ms do ks[i] = datakey(prefix, ms[i]) end\n"
+    "    local vs = redis.call('MGET', unpack(ks))\n"
+    "    for i = 1, #ms do\n"
+    "      if vs[i] then\n"
+    "        out[#out + 1] = ms[i]\n"
+    "        out[#out + 1] = vs[i]\n"
+    "        out[at] = out[at] + 1\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
 /* KEYS: index, expiry.  ARGV: prefix, max.  Looks at up to `max` members
  * whose expiry has passed: a key that is gone loses both members; a key
  * that someone rewrote (it lives on) gets its real expiry or none.
@@ -268,12 +297,14 @@ enum {
     SCRIPT_REINDEX,
     SCRIPT_PRUNE,
     SCRIPT_CAS_MANY,
+    SCRIPT_LIST_MANY,
     N_SCRIPTS
 };
 
 static const char *const scripts[N_SCRIPTS] = {
     script_batch, script_cas,     script_list,
     script_sweep, script_reindex, script_prune, script_cas_many,
+    script_list_many,
 };
 
 /* ---- state ---- */
@@ -1297,6 +1328,28 @@ static char *bound(ft_arena *a, char mark, ft_str b, size_t *len)
     return p;
 }
 
+/* The ZRANGEBYLEX bounds of the keys under a prefix (p, encoded): [p, p
+ * with its last byte -- the terminator's 0x01 -- raised); everything for
+ * the empty prefix.  *end: that raised copy (empty then). */
+static bool prefix_range(ft_arena *a, ft_kv_key prefix, ft_str p, const char **lo,
+                         size_t *lo_len, const char **hi, size_t *hi_len, ft_str *end)
+{
+    *lo = "-";
+    *hi = "+";
+    *lo_len = *hi_len = 1;
+    *end = (ft_str){NULL, 0};
+    if (prefix.n == 0)
+        return true;
+    char *e = ft_arena_memdup(a, p.ptr, p.len);
+    if (e == NULL)
+        return false;
+    e[p.len - 1]++;
+    *end = (ft_str){e, p.len};
+    *lo = bound(a, '[', p, lo_len);
+    *hi = bound(a, '(', *end, hi_len);
+    return *lo != NULL && *hi != NULL;
+}
+
 static ft_code rd_list(void *state, ft_kv_key prefix,
                        const ft_kv_list_opts *opts, ft_arena *arena,
                        ft_kv_entry **out, size_t *n_out, ft_err *err)
@@ -1308,19 +1361,11 @@ static ft_code rd_list(void *state, ft_kv_key prefix,
         rc = ft_kv__key_encode(*opts->start_after, arena, &c, err);
     if (rc != FT_OK)
         return rc;
-    /* [p, p with its last byte (the terminator's 0x01) raised) */
-    const char *lo = "-", *hi = "+";
-    size_t lo_len = 1, hi_len = 1;
-    ft_str p_end = {NULL, 0};
-    if (prefix.n > 0) {
-        char *e = ft_arena_memdup(arena, p.ptr, p.len);
-        if (e == NULL)
-            return ft_err_set(err, FT_NOMEM, 0, "out of memory listing keys");
-        e[p.len - 1]++;
-        p_end = (ft_str){e, p.len};
-        lo = bound(arena, '[', p, &lo_len);
-        hi = bound(arena, '(', p_end, &hi_len);
-    }
+    const char *lo, *hi;
+    size_t lo_len, hi_len;
+    ft_str p_end;
+    if (!prefix_range(arena, prefix, p, &lo, &lo_len, &hi, &hi_len, &p_end))
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory listing keys");
     if (opts->start_after != NULL) {
         if (!opts->reverse && (prefix.n == 0 || ft_kv__bytes_cmp(c, p) >= 0))
             lo = bound(arena, '(', c, &lo_len);
@@ -1383,6 +1428,86 @@ static ft_code rd_list(void *state, ft_kv_key prefix,
     }
     *out = res.items;
     *n_out = res.n;
+    return FT_OK;
+}
+
+/* Ranges per script call, and members per range in it. */
+#define LIST_MANY_RANGES 256
+#define LIST_MANY_CAP 256
+
+static ft_code rd_list_many(void *state, const ft_kv_key *prefixes, size_t n, ft_arena *arena,
+                            ft_kv_entry **out, size_t *counts, ft_err *err)
+{
+    rd_state *s = state;
+    static const ft_kv_list_opts all = {false, NULL, 0};
+    for (size_t first = 0; first < n; first += LIST_MANY_RANGES) {
+        size_t m = n - first < LIST_MANY_RANGES ? n - first : LIST_MANY_RANGES;
+        size_t argc = 6 + 2 * m;
+        const char **argv = ft_arena_alloc(arena, argc * sizeof *argv);
+        size_t *lens = ft_arena_alloc(arena, argc * sizeof *lens);
+        if (argv == NULL || lens == NULL)
+            return ft_err_set(err, FT_NOMEM, 0, "out of memory listing keys");
+        char cap[24];
+        snprintf(cap, sizeof cap, "%d", LIST_MANY_CAP);
+        argv[2] = "1";
+        lens[2] = 1;
+        argv[3] = s->index_key;
+        lens[3] = s->index_key_len;
+        argv[4] = s->prefix;
+        lens[4] = s->prefix_len;
+        argv[5] = cap;
+        lens[5] = strlen(cap);
+        for (size_t i = 0; i < m; i++) {
+            ft_str p, end;
+            ft_code rc = ft_kv__key_encode(prefixes[first + i], arena, &p, err);
+            if (rc != FT_OK)
+                return rc;
+            if (!prefix_range(arena, prefixes[first + i], p, &argv[6 + 2 * i], &lens[6 + 2 * i],
+                              &argv[7 + 2 * i], &lens[7 + 2 * i], &end))
+                return ft_err_set(err, FT_NOMEM, 0, "out of memory listing keys");
+        }
+        redisReply *r;
+        ft_code rc = eval(s, SCRIPT_LIST_MANY, argv, lens, (int)argc, true, "list", &r, err);
+        if (rc != FT_OK)
+            return rc;
+        size_t at = 0;
+        bool bad = r->type != REDIS_REPLY_ARRAY;
+        for (size_t i = 0; i < m && !bad && rc == FT_OK; i++) {
+            if (at >= r->elements || r->element[at]->type != REDIS_REPLY_INTEGER) {
+                bad = true;
+                break;
+            }
+            long long cnt = r->element[at++]->integer;
+            if (cnt < 0) { /* more than the cap: a list of its own */
+                rc = rd_list(s, prefixes[first + i], &all, arena, &out[first + i],
+                             &counts[first + i], err);
+                continue;
+            }
+            if ((size_t)cnt > (r->elements - at) / 2) {
+                bad = true;
+                break;
+            }
+            ft_kv_entries res = {0};
+            for (long long k = 0; k < cnt && rc == FT_OK; k++, at += 2) {
+                const redisReply *mb = r->element[at], *v = r->element[at + 1];
+                if (mb->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+                    bad = true;
+                    break;
+                }
+                rc = ft_kv__entries_push_encoded(&res, arena, (ft_str){mb->str, mb->len},
+                                                 (ft_str){v->str, v->len}, err);
+                if (rc == FT_CORRUPT)
+                    ft_err_prefix(err, s->index_key);
+            }
+            out[first + i] = res.items;
+            counts[first + i] = res.n;
+        }
+        if (bad && rc == FT_OK)
+            rc = unexpected(s, err, "list");
+        freeReplyObject(r);
+        if (rc != FT_OK)
+            return rc;
+    }
     return FT_OK;
 }
 
@@ -1557,6 +1682,7 @@ const ft_kv_backend ft_kv__redis_backend = {
     .cas = rd_cas,
     .cas_many = rd_cas_many,
     .get_many = rd_get_many,
+    .list_many = rd_list_many,
     .sweep = rd_sweep,
     .stats = rd_stats,
 };

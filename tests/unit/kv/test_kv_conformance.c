@@ -593,6 +593,68 @@ static void test_get_many(void **state)
     fake_now = 1700000000000;
 }
 
+/* Several prefixes listed in one call give what listing each gives: with
+ * expired entries, a prefix that holds more than one script's share (300
+ * entries), an empty one, one inside another, binary parts, and more
+ * prefixes than one script takes (300). */
+static void test_list_many(void **state)
+{
+    fixture *f = *state;
+    ft_err err = {0};
+    ft_kv_entry *outs[300];
+    size_t counts[300];
+    ft_kv_key one = K(S("lm"));
+    if (!(f->caps & FT_KV_CAP_LIST)) {
+        assert_int_equal(ft_kv_list_many(f->kv, &one, 1, f->arena, outs, counts, &err),
+                         FT_UNSUPPORTED);
+        return;
+    }
+    for (const char *x = "abc"; *x; x++)
+        assert_int_equal(ft_kv_set(f->kv, K(S("lm"), S("t1"), ((ft_str){x, 1})), S("v1"), 0, &err),
+                         FT_OK);
+    assert_int_equal(ft_kv_set(f->kv, K(S("lm"), S("t2"), S("only")), S(""), 0, &err), FT_OK);
+    for (int i = 0; i < 300; i++) {
+        char k[8], v[16];
+        snprintf(k, sizeof k, "%03d", i);
+        snprintf(v, sizeof v, "value %d", i);
+        assert_int_equal(ft_kv_set(f->kv, K(S("lm"), S("t3"), ft_str_c(k)), ft_str_c(v), 0, &err),
+                         FT_OK);
+    }
+    assert_int_equal(ft_kv_set(f->kv, K(S("lm"), ((ft_str){"t\0\xff", 3}), S("z")), S("bin"), 0,
+                               &err),
+                     FT_OK);
+    fake_now = 1700000000000;
+    assert_int_equal(ft_kv_set(f->kv, K(S("lm"), S("t1"), S("gone")), S("x"), ttl_for(f, 50), &err),
+                     FT_OK);
+    pass_time(f, 50);
+    const ft_kv_key groups[] = {K(S("lm"), S("t1")), K(S("lm"), S("t3")), K(S("lm"), S("none")),
+                                K(S("lm"), S("t2")), K(S("lm"), ((ft_str){"t\0\xff", 3})),
+                                K(S("lm"))};
+    static const size_t want[] = {3, 300, 0, 1, 1, 305};
+    ft_kv_key prefixes[300];
+    for (size_t i = 0; i < 300; i++)
+        prefixes[i] = groups[i % 6];
+    for (size_t n = 6; n <= 300; n += 294) {
+        assert_int_equal(ft_kv_list_many(f->kv, prefixes, n, f->arena, outs, counts, &err), FT_OK);
+        for (size_t i = 0; i < n; i++) {
+            ft_kv_entry *e;
+            size_t m;
+            list_all(f, prefixes[i], NULL, &e, &m);
+            if (counts[i] != m || m != want[i % 6])
+                fail_msg("%s: prefix %zu: %zu entries, listing gives %zu, want %zu", f->url, i,
+                         counts[i], m, want[i % 6]);
+            for (size_t k = 0; k < m; k++) {
+                assert_int_equal(outs[i][k].key.n, e[k].key.n);
+                for (size_t j = 0; j < e[k].key.n; j++)
+                    assert_true(ft_str_eq(outs[i][k].key.parts[j], e[k].key.parts[j]));
+                assert_true(ft_str_eq(outs[i][k].value, e[k].value));
+            }
+        }
+    }
+    assert_int_equal(ft_kv_list_many(f->kv, NULL, 0, f->arena, NULL, NULL, &err), FT_OK);
+    fake_now = 1700000000000;
+}
+
 /* Several swaps in one call: each decided on its own, in order, and a
  * large compressible value swapped and compared like any other. */
 static void test_cas_many(void **state)
@@ -932,7 +994,7 @@ static void test_alloc_failures(void **state)
     X(test_get_set_delete) X(test_binary_keys_and_values) X(test_bad_keys)   \
     X(test_batch) X(test_large_value) X(test_compressible_values) X(test_ttl) \
     X(test_list)                                                             \
-    X(test_list_binary) X(test_list_paging) X(test_cas) X(test_cas_many) X(test_get_many)                      \
+    X(test_list_binary) X(test_list_paging) X(test_cas) X(test_cas_many) X(test_get_many) X(test_list_many)                      \
     X(test_cas_concurrent) X(test_batch_concurrent) X(test_differential) X(test_alloc_failures)
 
 static int run_for(const char *url)
