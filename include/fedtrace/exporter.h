@@ -205,7 +205,8 @@ ft_code ft_exporter_logs(ft_exporter *ex, const char *trace_id,
  * spans, logs, summary and index entries.  *evicted (may be NULL) gets the
  * count; 0 means nothing is left to evict.  A trace that is still being
  * written when it is evicted keeps only what arrives afterwards.  LIST
- * strategy only (FT_UNSUPPORTED otherwise).
+ * strategy on a local store (LMDB, memory) only: the arrival index is not
+ * kept on Redis and PostgreSQL (FT_UNSUPPORTED otherwise).
  */
 ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
                                  size_t *evicted, ft_err *err);

@@ -34,6 +34,7 @@ struct ft_exporter {
     ft_arena *arena; /* per call; reset at the start of each export */
     ft_metrics *metrics; /* borrowed; NULL: no metrics, no peers */
     bool shared;         /* other processes write the store (Redis, PostgreSQL) */
+    bool remote;         /* each store call is a round trip (Redis, PostgreSQL) */
     /* traces whose Fedify summary ft_exporter_adopt has indexed (sorted) */
     char (*adopted)[33];
     size_t n_adopted, cap_adopted;
@@ -115,8 +116,8 @@ ft_code ft_exporter_create(ft_kv *kv, const ft_exporter_opts *opts,
     ex->summaries = (caps & FT_KV_CAP_CAS) != 0;
     ex->ttl_ms = opts != NULL && opts->ttl_ms > 0 ? opts->ttl_ms : 0;
     ex->metrics = opts != NULL ? opts->metrics : NULL;
-    ex->shared = strcmp(ft_kv_scheme(kv), "redis") == 0 || strcmp(ft_kv_scheme(kv), "postgres") == 0 ||
-                 (opts != NULL && opts->shared_counting);
+    ex->remote = strcmp(ft_kv_scheme(kv), "redis") == 0 || strcmp(ft_kv_scheme(kv), "postgres") == 0;
+    ex->shared = ex->remote || (opts != NULL && opts->shared_counting);
     ex->np = np;
     ex->arena = ft_arena_create(0);
     bool ok = ex->arena != NULL;
@@ -254,32 +255,11 @@ static bool split_compact(ft_str text, ft_arena *a, ft_str **out, size_t *n_out)
     return true;
 }
 
-/* The values stored under [prefix, family..., trace] (LIST) or in the one
- * array at that key (CAS).  family may be empty (records). */
-static ft_code load_family(ft_exporter *ex, const char *family,
-                           const char *trace_id, ft_arena *a, ft_str **out,
-                           size_t *n_out, ft_err *err)
+/* The values of one trace from its listed entries (k: the prefix listed):
+ * each value, and each span of a value that holds several (an array). */
+static ft_code family_items(ft_kv_key k, bool split, const ft_kv_entry *e, size_t n,
+                            ft_arena *a, ft_str **out, size_t *n_out, ft_err *err)
 {
-    *out = NULL;
-    *n_out = 0;
-    ft_str tid = arena_str(a, trace_id, strlen(trace_id));
-    ft_kv_key k = family ? KEY(ex, a, ft_str_c(family), tid) : KEY(ex, a, tid);
-    if (k.parts == NULL || tid.ptr == NULL)
-        return nomem(err);
-    if (ex->strategy == FT_STRATEGY_CAS) {
-        ft_str v;
-        ft_code rc = ft_kv_get(ex->kv, k, a, &v, err);
-        if (rc == FT_NOTFOUND)
-            return FT_OK;
-        if (rc != FT_OK)
-            return rc;
-        return split_array(v, a, out, n_out, err);
-    }
-    ft_kv_entry *e;
-    size_t n;
-    ft_code rc = ft_kv_list(ex->kv, k, NULL, a, &e, &n, err);
-    if (rc != FT_OK)
-        return rc;
     ft_str *items = ft_arena_alloc(a, (n ? n : 1) * sizeof *items);
     if (items == NULL)
         return nomem(err);
@@ -288,13 +268,14 @@ static ft_code load_family(ft_exporter *ex, const char *family,
         if (e[i].key.n <= k.n)
             continue; /* an exact [.., trace] key is a CAS list */
         ft_str v = e[i].value;
-        if (family == NULL || v.len == 0 || v.ptr[0] != '[') {
+        if (!split || v.len == 0 || v.ptr[0] != '[') {
             items[w++] = v;
             continue;
         }
         /* several spans written by one batch */
         ft_str *parts;
         size_t np;
+        ft_code rc;
         if (!split_compact(v, a, &parts, &np) &&
             (rc = split_array(v, a, &parts, &np, err)) != FT_OK)
             return rc;
@@ -312,6 +293,54 @@ static ft_code load_family(ft_exporter *ex, const char *family,
     *out = items;
     *n_out = w;
     return FT_OK;
+}
+
+/* The values stored under [prefix, family..., trace] (LIST) or in the one
+ * array at that key (CAS), of n traces at once: out[i], counts[i] (one
+ * ft_kv_list_many or ft_kv_get_many).  family may be empty (records). */
+static ft_code load_families(ft_exporter *ex, const char *family, const char *const *ids,
+                             size_t n, ft_arena *a, ft_str **out, size_t *counts, ft_err *err)
+{
+    ft_kv_key *keys = ft_arena_alloc(a, (n ? n : 1) * sizeof *keys);
+    if (keys == NULL)
+        return nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        counts[i] = 0;
+        ft_str tid = arena_str(a, ids[i], strlen(ids[i]));
+        keys[i] = family ? KEY(ex, a, ft_str_c(family), tid) : KEY(ex, a, tid);
+        if (keys[i].parts == NULL || tid.ptr == NULL)
+            return nomem(err);
+    }
+    ft_code rc;
+    if (ex->strategy == FT_STRATEGY_CAS) {
+        ft_str *vals = ft_arena_alloc(a, (n ? n : 1) * sizeof *vals);
+        ft_code *got = ft_arena_alloc(a, (n ? n : 1) * sizeof *got);
+        if (vals == NULL || got == NULL)
+            return nomem(err);
+        if ((rc = ft_kv_get_many(ex->kv, keys, n, a, vals, got, err)) != FT_OK)
+            return rc;
+        for (size_t i = 0; i < n && rc == FT_OK; i++)
+            if (got[i] == FT_OK)
+                rc = split_array(vals[i], a, &out[i], &counts[i], err);
+        return rc;
+    }
+    ft_kv_entry **e = ft_arena_alloc(a, (n ? n : 1) * sizeof *e);
+    size_t *ne = ft_arena_alloc(a, (n ? n : 1) * sizeof *ne);
+    if (e == NULL || ne == NULL)
+        return nomem(err);
+    if ((rc = ft_kv_list_many(ex->kv, keys, n, a, e, ne, err)) != FT_OK)
+        return rc;
+    for (size_t i = 0; i < n && rc == FT_OK; i++)
+        rc = family_items(keys[i], family != NULL, e[i], ne[i], a, &out[i], &counts[i], err);
+    return rc;
+}
+
+static ft_code load_family(ft_exporter *ex, const char *family,
+                           const char *trace_id, ft_arena *a, ft_str **out,
+                           size_t *n_out, ft_err *err)
+{
+    return load_families(ex, family, &trace_id, 1, a, out, n_out, err);
 }
 
 ft_code ft_exporter_activities(ft_exporter *ex, const char *trace_id,
@@ -492,6 +521,25 @@ static void span_service(json_t *span, const char **svc, bool *error)
     *error = json_integer_value(json_object_get(json_object_get(span, "status"), "code")) == 2;
 }
 
+/* The services and errors of a trace from its listed facts
+ * ([prefix..., "_tf", traceId, "s"|"e", service]). */
+static ft_code services_from_facts(ft_exporter *ex, const ft_kv_entry *e, size_t n, ft_arena *a,
+                                   ft_trace_summary *s, ft_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].key.n != ex->np + 4)
+            continue;
+        ft_str kind = e[i].key.parts[ex->np + 2], svc = e[i].key.parts[ex->np + 3];
+        if (ft_str_eq_c(kind, "e"))
+            s->has_error = true;
+        if (!distinct_add(a, &s->services, &s->n_services, svc.ptr, svc.len))
+            return nomem(err);
+    }
+    if (s->n_services > 1)
+        qsort(s->services, s->n_services, sizeof *s->services, str_cmp);
+    return FT_OK;
+}
+
 /* The services and errors of a trace: the LIST strategy keeps them under
  * [prefix..., "_tf", traceId, "s"|"e", service]; CAS reads the spans. */
 static ft_code trace_services(ft_exporter *ex, const char *trace_id,
@@ -506,15 +554,7 @@ static ft_code trace_services(ft_exporter *ex, const char *trace_id,
             return nomem(err);
         if ((rc = ft_kv_list(ex->kv, k, NULL, a, &e, &n, err)) != FT_OK)
             return rc;
-        for (size_t i = 0; i < n; i++) {
-            if (e[i].key.n != ex->np + 4)
-                continue;
-            ft_str kind = e[i].key.parts[ex->np + 2], svc = e[i].key.parts[ex->np + 3];
-            if (ft_str_eq_c(kind, "e"))
-                s->has_error = true;
-            if (!distinct_add(a, &s->services, &s->n_services, svc.ptr, svc.len))
-                return nomem(err);
-        }
+        return services_from_facts(ex, e, n, a, s, err);
     } else {
         ft_str *spans;
         size_t n;
@@ -648,19 +688,17 @@ static bool parse_stored_summary(ft_str v, const char *trace_id, ft_arena *a,
     return found;
 }
 
-/* Computes the summary of `trace_id` from its stored records (and, when
- * `full`, what fedtrace adds: services, errors).  found is false when the
- * trace has no records. */
-static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a,
-                         bool full, ft_trace_summary *s, bool *found,
-                         ft_err *err)
+/* Computes the summary of `trace_id` from its n stored records recs (and,
+ * when `full`, what fedtrace adds: services, errors).  found is false when
+ * the trace has no records. */
+static ft_code summarize_records(ft_exporter *ex, const char *trace_id, const ft_str *recs,
+                                 size_t n, ft_arena *a, bool full, ft_trace_summary *s,
+                                 bool *found, ft_err *err)
 {
-    ft_str *recs;
-    size_t n;
+    ft_code rc = FT_OK;
     *found = false;
-    ft_code rc = load_family(ex, NULL, trace_id, a, &recs, &n, err);
-    if (rc != FT_OK || n == 0)
-        return rc;
+    if (n == 0)
+        return FT_OK;
     ft_buf scratch = {0};
     json_t **docs = ft_calloc(n, sizeof *docs);
     rec_view *v = ft_calloc(n, sizeof *v);
@@ -737,6 +775,19 @@ out:
     return rc;
 }
 
+/* The same, from the records as stored now. */
+static ft_code summarize(ft_exporter *ex, const char *trace_id, ft_arena *a, bool full,
+                         ft_trace_summary *s, bool *found, ft_err *err)
+{
+    ft_str *recs;
+    size_t n;
+    *found = false;
+    ft_code rc = load_family(ex, NULL, trace_id, a, &recs, &n, err);
+    if (rc != FT_OK)
+        return rc;
+    return summarize_records(ex, trace_id, recs, n, a, full, s, found, err);
+}
+
 /* Fedify's TraceSummary, exactly its four fields: the value of the
  * _summaries key that Fedify's getRecentTraces() reads. */
 static void fedify_summary_json(ft_buf *b, const ft_trace_summary *s)
@@ -792,6 +843,15 @@ static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t 
         }
         if (rc != FT_OK || (rc = ft_kv_get_many(ex->kv, keys, 2 * left, a, vals, got, err)) != FT_OK)
             break;
+        /* the records of every trace, read at once (one script on Redis) */
+        ft_str **recs = ft_arena_alloc(a, left * sizeof *recs);
+        size_t *n_recs = ft_arena_alloc(a, left * sizeof *n_recs);
+        if (recs == NULL || n_recs == NULL) {
+            rc = nomem(err);
+            break;
+        }
+        if ((rc = load_families(ex, NULL, todo, left, a, recs, n_recs, err)) != FT_OK)
+            break;
         for (size_t i = 0; i < left && rc == FT_OK; i++) {
             ft_kv_key *k = &keys[2 * i];
             ft_str *cur = ft_arena_alloc(a, 4 * sizeof *cur);
@@ -804,7 +864,8 @@ static ft_code update_summaries(ft_exporter *ex, const char *const *ids, size_t 
             cur[1] = vals[2 * i + 1];
             ft_trace_summary s;
             bool found;
-            if ((rc = summarize(ex, todo[i], a, false, &s, &found, err)) != FT_OK)
+            if ((rc = summarize_records(ex, todo[i], recs[i], n_recs[i], a, false, &s, &found,
+                                        err)) != FT_OK)
                 break;
             if (!found)
                 continue; /* records expired meanwhile: nothing to summarize */
@@ -1186,9 +1247,10 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
                       v, ex->ttl_ms))
             return nomem(err);
     }
-    /* the arrival index that eviction walks, oldest first */
+    /* the arrival index that eviction walks, oldest first (local stores:
+     * the disk budget is LMDB's) */
     ft_str minute = arena_fmt_ts(j->a, ft_now_ms() / 60000 * 60000);
-    for (size_t i = 0; i < j->traces.n; i++)
+    for (size_t i = 0; i < j->traces.n && !ex->remote; i++)
         if (!ops_push(j->a, &j->o,
                       KEY(ex, j->a, FT_STR_LIT("_age"), minute,
                           arena_str(j->a, j->traces.v[i].id, 32)),
@@ -1464,6 +1526,10 @@ ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
     if (ex->strategy != FT_STRATEGY_LIST)
         return ft_err_set(err, FT_UNSUPPORTED, 0,
                           "exporter: eviction needs a store with list");
+    if (ex->remote)
+        return ft_err_set(err, FT_UNSUPPORTED, 0,
+                          "exporter: eviction walks the arrival index, kept on local stores "
+                          "only (Redis and PostgreSQL expire what they hold)");
     ft_arena *a = ex->arena;
     ft_arena_reset(a);
     ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_age"));
@@ -1558,8 +1624,8 @@ ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err)
         if (rc == FT_NOTFOUND) {
             rc = FT_OK;
             if (!ops_push(a, &o, rk, FT_STR_LIT(""), ex->ttl_ms) ||
-                !ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_age"), minute, tid),
-                          FT_STR_LIT(""), ex->ttl_ms))
+                (!ex->remote && !ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_age"), minute, tid),
+                                          FT_STR_LIT(""), ex->ttl_ms)))
                 rc = nomem(err);
             done++;
         }
@@ -1624,6 +1690,9 @@ typedef struct collector {
     ft_str *pre_vals;
     ft_code *pre_found;
     size_t n_pre;
+    /* on a remote store, their traces' service facts too (NULL: not read) */
+    ft_kv_entry **pre_tf;
+    size_t *pre_tf_n;
 } collector;
 
 static void hold(collector *c, const ft_trace_summary *s)
@@ -1675,7 +1744,10 @@ static ft_code collect(collector *c, const idx_entry *e, ft_err *err)
          * stale (written before this record): derive it from the records */
         if (parse_stored_summary(c->pre_vals[i], e->tid, c->arena, &s) && s.first_ms <= e->ms) {
             c->examined++;
-            if ((rc = trace_services(c->ex, e->tid, c->arena, &s, err)) != FT_OK)
+            rc = c->pre_tf != NULL
+                     ? services_from_facts(c->ex, c->pre_tf[i], c->pre_tf_n[i], c->arena, &s, err)
+                     : trace_services(c->ex, e->tid, c->arena, &s, err);
+            if (rc != FT_OK)
                 return rc;
             found = true;
             if (s.first_ms < e->ms)
@@ -1723,10 +1795,42 @@ static ft_code prefetch(ft_exporter *ex, collector *c, const ft_kv_entry *e, siz
         m++;
     }
     c->pre_keys = keys;
+    c->pre_tf = NULL;
     ft_code rc = ft_kv_get_many(ex->kv, keys, m, c->arena, c->pre_vals, c->pre_found, err);
     if (rc == FT_OK)
         c->n_pre = m;
-    return rc;
+    if (rc != FT_OK || !ex->remote || ex->strategy != FT_STRATEGY_LIST || m == 0)
+        return rc;
+    /* a round trip per trace would cost more than reading a few facts too
+     * many: the facts of every trace with a stored summary, at once */
+    ft_kv_key *fk = ft_arena_alloc(c->arena, m * sizeof *fk);
+    size_t *at = ft_arena_alloc(c->arena, m * sizeof *at);
+    ft_kv_entry **fe = ft_arena_calloc(c->arena, m * sizeof *fe);
+    size_t *fn = ft_arena_calloc(c->arena, m * sizeof *fn);
+    if (fk == NULL || at == NULL || fe == NULL || fn == NULL)
+        return nomem(err);
+    size_t nf = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (c->pre_found[i] != FT_OK)
+            continue;
+        fk[nf] = KEY(ex, c->arena, FT_STR_LIT("_tf"), keys[i].parts[ex->np + 1]);
+        if (fk[nf].parts == NULL)
+            return nomem(err);
+        at[nf++] = i;
+    }
+    ft_kv_entry **le = ft_arena_alloc(c->arena, (nf ? nf : 1) * sizeof *le);
+    size_t *ln = ft_arena_alloc(c->arena, (nf ? nf : 1) * sizeof *ln);
+    if (le == NULL || ln == NULL)
+        return nomem(err);
+    if ((rc = ft_kv_list_many(ex->kv, fk, nf, c->arena, le, ln, err)) != FT_OK)
+        return rc;
+    for (size_t k = 0; k < nf; k++) {
+        fe[at[k]] = le[k];
+        fn[at[k]] = ln[k];
+    }
+    c->pre_tf = fe;
+    c->pre_tf_n = fn;
+    return FT_OK;
 }
 
 static ft_code recent_list(ft_exporter *ex, collector *c, const idx_entry *cur,

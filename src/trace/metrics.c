@@ -527,6 +527,68 @@ static ft_code pair_local(ft_metrics *m, const ft_span_batch *b, ft_err *err)
     return FT_OK;
 }
 
+/* A half of a call within one batch, for matching the two there. */
+typedef struct bhalf {
+    uint8_t id[24]; /* trace id, client span id */
+    bool client;
+    size_t span;
+} bhalf;
+
+static int bhalf_cmp(const void *x, const void *y)
+{
+    const bhalf *a = x, *b = y;
+    int c = memcmp(a->id, b->id, 24);
+    if (c != 0)
+        return c;
+    if (a->client != b->client)
+        return a->client ? -1 : 1;
+    return a->span < b->span ? -1 : a->span > b->span;
+}
+
+/* The calls whose two halves came in batch b: their client spans'
+ * indexes in client[] and servers' in server[] (arena arrays of *n);
+ * mine[i] tells whether span i is one of them.  Those need no halves in
+ * the store: the batch's own count (once per batch, by its fingerprint)
+ * counts them. */
+static bool pairs_in_batch(ft_metrics *m, const ft_span_batch *b, ft_arena *a, bool **mine,
+                           size_t **client, size_t **server, size_t *n)
+{
+    bhalf *h = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *h);
+    *mine = ft_arena_calloc(a, (b->n ? b->n : 1) * sizeof **mine);
+    *client = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof **client);
+    *server = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof **server);
+    *n = 0;
+    if (h == NULL || *mine == NULL || *client == NULL || *server == NULL)
+        return false;
+    size_t nh = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const ft_span *sp = &b->spans[i];
+        bool c;
+        if (!pairable(m, sp, &c))
+            continue;
+        memcpy(h[nh].id, sp->trace_id, 16);
+        memcpy(h[nh].id + 16, c ? sp->span_id : sp->parent_span_id, 8);
+        h[nh].client = c;
+        h[nh++].span = i;
+    }
+    qsort(h, nh, sizeof *h, bhalf_cmp);
+    /* sorted: each call's client halves, then its server halves (a span
+     * sent twice in the batch is there twice: all of them are the call's) */
+    for (size_t g = 0, end; g < nh; g = end) {
+        size_t srv = nh;
+        for (end = g; end < nh && memcmp(h[end].id, h[g].id, 24) == 0; end++)
+            if (!h[end].client && srv == nh)
+                srv = end;
+        if (!h[g].client || srv == nh)
+            continue; /* one half only: it waits in the store */
+        for (size_t k = g; k < end; k++)
+            (*mine)[h[k].span] = true;
+        (*client)[*n] = h[g].span;
+        (*server)[(*n)++] = h[srv].span;
+    }
+    return true;
+}
+
 ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
                            const ft_span_batch *b, ft_arena *a, ft_kv_op **out, size_t *n_out,
                            ft_err *err)
@@ -534,13 +596,15 @@ ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
     *out = NULL;
     *n_out = 0;
     ft_kv_op *ops = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *ops);
-    if (ops == NULL)
+    bool *mine;
+    size_t *cl, *sv, n_in;
+    if (ops == NULL || !pairs_in_batch(m, b, a, &mine, &cl, &sv, &n_in))
         return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
         bool c;
-        if (!pairable(m, sp, &c))
+        if (mine[i] || !pairable(m, sp, &c))
             continue;
         char tid[33], sid[17];
         ft_hex_encode(sp->trace_id, 16, tid);
@@ -575,7 +639,25 @@ static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_
 {
     if (!(ft_kv_caps(kv) & FT_KV_CAP_CAS))
         return FT_OK; /* claiming needs CAS; other edges are still counted */
-    /* the calls: (trace, client span) of each half, once each */
+    /* calls complete in this batch: counted now (the batch is counted once) */
+    bool *mine;
+    size_t *cl, *sv, n_in;
+    if (!pairs_in_batch(m, b, a, &mine, &cl, &sv, &n_in))
+        return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+    for (size_t k = 0; k < n_in; k++) {
+        ft_buf hc = {0}, hs = {0};
+        bool ok = half_json(m, &b->spans[cl[k]], true, &hc) &&
+                  half_json(m, &b->spans[sv[k]], false, &hs);
+        char tid[33];
+        ft_hex_encode(b->spans[cl[k]].trace_id, 16, tid);
+        if (ok)
+            count_pair(m, hc.ptr, hc.len, hs.ptr, hs.len, tid);
+        ft_buf_free(&hc);
+        ft_buf_free(&hs);
+        if (!ok)
+            return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
+    }
+    /* the others: (trace, client span) of each half, once each */
     char(*ids)[49] = ft_arena_alloc(a, (b->n ? b->n : 1) * sizeof *ids);
     if (ids == NULL)
         return ft_err_set(err, FT_NOMEM, 0, "metrics: out of memory");
@@ -583,7 +665,7 @@ static ft_code pair_shared(ft_metrics *m, ft_kv *kv, const ft_str *prefix, size_
     for (size_t i = 0; i < b->n; i++) {
         const ft_span *sp = &b->spans[i];
         bool c;
-        if (!pairable(m, sp, &c))
+        if (mine[i] || !pairable(m, sp, &c))
             continue;
         char id[49];
         ft_hex_encode(sp->trace_id, 16, id);

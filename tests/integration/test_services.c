@@ -476,9 +476,11 @@ static json_t *services_doc(ft_kv *kv, ft_services_what what, const char *servic
 
 /* mastodon/web calls "api" over HTTP (an http.rb-shaped POST to
  * api.internal); node 1 stores the client half, node 2 the server half,
- * client first or server first; each batch is then retried through the
- * other node.  One edge web -> api with one call, none to api.internal. */
-static void pair_shared(const char *url, bool server_first)
+ * client first (order 0) or server first (1), or node 1 both in one batch
+ * (2); each batch is then retried through the other node.  One edge web
+ * -> api with one call, none to api.internal; a call complete in one batch
+ * leaves no halves in the store. */
+static void pair_shared(const char *url, int order)
 {
     g_base_ms = (ft_now_ms() - 60000) / 60000 * 60000 + 1000;
     const sp client[] = {
@@ -488,10 +490,14 @@ static void pair_shared(const char *url, bool server_first)
     const sp server[] = {
         {"api", TP, "4000000000000003", "4000000000000002", "POST /v1/things", 2, 3, 10, false, {"http.route=/v1/things"}, NULL, NULL},
     };
+    const sp both[] = {client[0], client[1], server[0]};
     node n1, n2;
     node_open(&n1, url);
     node_open(&n2, url);
-    if (server_first) {
+    if (order == 2) {
+        export_through(&n1, both, 3);
+        export_through(&n2, both, 3); /* the retry */
+    } else if (order == 1) {
         export_through(&n2, server, 1);
         export_through(&n1, client, 2);
     } else {
@@ -499,14 +505,25 @@ static void pair_shared(const char *url, bool server_first)
         export_through(&n2, server, 1);
     }
     /* retries, each through the other node */
-    export_through(&n2, client, 2);
-    export_through(&n1, server, 1);
+    if (order != 2) {
+        export_through(&n2, client, 2);
+        export_through(&n1, server, 1);
+    }
     ft_kv *kv;
     ft_err err = {0};
     if (ft_kv_open(url, &kv, &err) != FT_OK)
         fail_msg("%s: %s", url, err.msg);
     node_close(&n1);
     node_close(&n2);
+    ft_arena *la = ft_arena_create(0);
+    ft_kv_entry *halves;
+    size_t n_halves;
+    ft_str pp[] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces"), FT_STR_LIT("_pair")};
+    if (ft_kv_list(kv, (ft_kv_key){pp, 3}, NULL, la, &halves, &n_halves, &err) != FT_OK)
+        fail_msg("list: %s", err.msg);
+    /* apart: two halves and the done mark; together: nothing */
+    assert_int_equal(n_halves, order == 2 ? 0 : 3);
+    ft_arena_destroy(la);
     json_t *map = services_doc(kv, FT_Q_MAP, NULL);
     json_t *edges = json_object_get(map, "edges");
     if (json_array_size(edges) != 1)
@@ -549,9 +566,9 @@ static void test_pair_across_nodes_redis(void **state)
     if (!have_redis)
         skip();
     char url[700];
-    for (int order = 0; order < 2; order++) {
+    for (int order = 0; order < 3; order++) {
         pair_url(url, sizeof url, true);
-        pair_shared(url, order == 1);
+        pair_shared(url, order);
     }
 }
 
@@ -561,9 +578,9 @@ static void test_pair_across_nodes_pg(void **state)
     if (!have_pg)
         skip();
     char url[700];
-    for (int order = 0; order < 2; order++) {
+    for (int order = 0; order < 3; order++) {
         pair_url(url, sizeof url, false);
-        pair_shared(url, order == 1);
+        pair_shared(url, order);
     }
 }
 
