@@ -75,6 +75,7 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fedtrace-qvf.XXXXXX") || die "mktemp failed"
 ss_pid=
+qvf_tag=
 serve_pid=
 child=
 
@@ -100,50 +101,10 @@ stop_serve() {
     [ "$st" = 0 ] || say "fedtrace serve exited with status $st"
 }
 
-# ft_store_server's stdin is a FIFO this shell holds open on fd 3: should
-# this shell die, the server sees end of file and stops too.
-start_store() {
-    fifo=$tmp/store.in
-    rm -f "$fifo"
-    mkfifo "$fifo" || die "mkfifo failed"
-    : >"$tmp/store.out"
-    "$store_server" redis <"$fifo" >"$tmp/store.out" 2>"$tmp/store.err" &
-    ss_pid=$!
-    exec 3>"$fifo"
-    ss_url=
-    i=0
-    while [ $i -lt 1200 ]; do
-        ss_url=$(sed -n 's/^url: //p' "$tmp/store.out" | head -n 1)
-        [ -n "$ss_url" ] && return 0
-        if ! kill -0 "$ss_pid" 2>/dev/null; then
-            exec 3>&-
-            wait "$ss_pid" 2>/dev/null || true
-            ss_pid=
-            cat "$tmp/store.err" >&2
-            die "ft_store_server redis could not start a Redis server"
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    die "ft_store_server redis printed no URL within 120 s"
-}
-
-stop_store() {
-    [ -n "$ss_pid" ] || return 0
-    exec 3>&-
-    kill -TERM "$ss_pid" 2>/dev/null || true
-    i=0
-    while kill -0 "$ss_pid" 2>/dev/null && [ $i -lt 300 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$ss_pid" 2>/dev/null; then
-        say "ft_store_server did not stop within 30 s; killing it"
-        kill -KILL "$ss_pid" 2>/dev/null || true
-    fi
-    wait "$ss_pid" 2>/dev/null || true
-    ss_pid=
-}
+# the store server's start and stop (ft_store_server's stdin is a FIFO
+# this shell holds open on fd 3: should this shell die, the server sees end
+# of file and stops too)
+. "$root/bench/lib.sh"
 
 cleanup() {
     if [ -n "$child" ]; then
@@ -151,7 +112,7 @@ cleanup() {
         wait "$child" 2>/dev/null || true
     fi
     stop_serve
-    stop_store
+    stop_store redis "$qvf_tag" || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -197,7 +158,11 @@ ln -s "$deps/node_modules" "$tmp/node/node_modules"
 
 for n in $sizes; do
     say "$n traces: starting Redis"
-    start_store
+    qvf_tag=qvf-$n
+    if ! start_store redis "$qvf_tag"; then
+        cat "$tmp/ss-$qvf_tag.err" >&2
+        die "ft_store_server redis could not start a Redis server"
+    fi
     url=$ss_url
     run "$node" "$tmp/node/queries.mjs" --redis "$url" --setup >"$tmp/setup-$n" 3>&- ||
         die "could not configure the Redis server"
@@ -240,7 +205,7 @@ for n in $sizes; do
         >"$tmp/out-$n" 3>&- || die "queries.mjs failed with $n traces"
     sed 's/^/queries_vs_fedify:   /' "$tmp/out-$n" >&2
     stop_serve
-    stop_store
+    stop_store redis "$qvf_tag" || say "ft_store_server did not stop cleanly"
 done
 
 # ---- the report ---------------------------------------------------------------
