@@ -869,36 +869,37 @@ the tables above as the figures.
 | Redis and PostgreSQL: the records of all traces a request summarizes read with one `ft_kv_list_many` (one script), the service facts of a list page likewise; a call whose client and server spans come in one request counted by that request without halves in the store; no arrival index (`_age`) where no disk budget applies | `perf` of `redis-server` under ingest: the server, not fedtrace, is saturated (fedtrace about 30% of its core); its time goes to the keys' index and expiry sorted sets (`zslInsert`, `dictFind`), and 31% of the keys were client/server halves, 16% arrival index entries; 23 of 27 scripts per request listed one trace's records | Redis at 512-span requests 23.5k → 26.3k spans/s, 44 → 39 µs of Redis CPU per span (median of 3 runs of 5 s, `BENCH_STORES=redis`); newest 100 on Redis: one script for the page's facts instead of one per trace |
 | `ft_loadgen` moves every timestamp forward on each pass over its pool | the sustained run's newest-100 p99 was 7 ms at 556k traces against 1.6 ms at 1M in `ft_query_bench`: every pass had the same times, so the newest entries of the time index were the later activities of many traces, which the walk must skip | the sustained run's store is ordered in time as a real server's is |
 
-The same `make bench` before this work (revision 0630f35) and after it:
-LMDB at 512-span requests 14,417 → 26,218 spans/s (p99 194 → 152 ms),
-Redis 10,104 → 19,165, PostgreSQL 13,832 → 13,907; activity records per
-second against Fedify on the same Redis 0.17× → 0.28× (mix) and 0.26× →
-0.40× (worst case); LMDB bytes on disk per span about 1,670 → 790.
+The same `make bench` before this work (revision 0630f35) and after it
+(revision a7a4658, from a fresh clone): LMDB at 512-span requests 14,417
+→ 26,462 spans/s (p99 194 → 118 ms), Redis 10,104 → 26,885, PostgreSQL
+13,832 → 16,006; activity records per second against Fedify on the same
+Redis 0.17× → 0.43× (mix) and 0.26× → 0.50× (worst case); LMDB bytes on
+disk per span about 1,670 → 790.
 
 What stands in the way of 100,000 spans/s on LMDB (the target, 10 µs of
 CPU per span on one core): after these changes a span costs about 11–15
 µs of user CPU and 6–8 µs of system CPU in process (the table above).
 The system part is the kernel writing LMDB's dirty pages and syncing
 them, and it grows with the store: in the sustained run the daemon's
-system CPU per span goes from about 14 µs in the first minute to 23 µs
-at 10M spans while its user CPU stays at 13–16 µs, and ingest falls from
-44k spans/s at 100k stored spans to 24k at 1M and 18k at 10M.  Keys that
-start with random trace ids dirty a different leaf page each (LMDB
-copies every page it changes, and its parents, at each commit), and the
-file grows at every commit, so the kernel allocates blocks and writes
-back more scattered pages per span as the store grows.  The next steps
-the profile points at: keys that keep a request's writes together (time
-before trace id, with a trace index), and growing the file ahead of
-LMDB instead of block by block.  The user part is
-spread over compression (about 19%), span JSON (13%), summaries (13%),
-activity records (7%), RED counting (6%) and LMDB's B-tree.  Without
-compression (`?compress=0`) a span costs about 5 µs less and 2.8× the
-disk.  On Redis the store server is the limit: each stored key is a
-`SET` and two `ZADD`s (the ordered index that prefix listing needs, and
-the expiry index), about 570 keys per 512-span request, most of them the
-per-trace service facts and, on a shared store, the client/server
-halves; and about 23 of the 27 scripts per request still list one
-trace's records each for its summary.
+system CPU per span goes from about 16 µs in the first minute to 25 µs
+at 10M spans while its user CPU stays at 16–18 µs, and ingest falls from
+38k spans/s at 10k stored spans to 32k at 100k, 21k at 1M and 17k at
+10M.  Keys that start with random trace ids dirty a different leaf page
+each (LMDB copies every page it changes, and its parents, at each
+commit), and the file grows at every commit, so the kernel allocates
+blocks and writes back more scattered pages per span as the store grows.
+The next steps the profile points at: keys that keep a request's writes
+together (time before trace id, with a trace index), and growing the
+file ahead of LMDB instead of block by block.  The user part is spread
+over compression (about 19%), span JSON (13%), summaries (13%), activity
+records (7%), RED counting (6%) and LMDB's B-tree.  Without compression
+(`?compress=0`) a span costs about 5 µs less and 2.8× the disk.  On
+Redis the store server is the limit (fedtrace uses about a third of its
+core): each stored key is a `SET` and two `ZADD`s (the ordered index
+that prefix listing needs, and the expiry index), about 470 keys per
+512-span request, most of them spans, per-trace service facts and, on a
+shared store, the halves of calls that cross requests; Fedify's exporter
+on the same Redis writes only the activity records and their summaries.
 EOF
 }
 
