@@ -196,6 +196,11 @@ int ft_serve_main(int argc, char **argv)
         return 1;
     }
     ft_logf("serving (version %s); SIGTERM or SIGINT stops", FEDTRACE_VERSION);
+    /* sweep, and index what others wrote, while the listeners already
+     * serve */
+    int64_t t0 = ft_now_ms();
+    ft_server_maintain(srv, true);
+    ft_logf("first maintenance round done in %.1f s", (double)(ft_now_ms() - t0) / 1000.0);
 
     struct timespec tick = {1, 0};
     int64_t since_sweep = 0;

@@ -671,7 +671,9 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
                 shown,
                 ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
                 ret, (unsigned long long)(opts->disk_budget >> 20));
-        ft_server_maintain(s, true); /* sweep, and index what others wrote */
+        /* the first maintenance round (ft_server_maintain) is the caller's,
+         * once listening: on a large shared store indexing what others
+         * wrote reads every summary, minutes at a million traces */
     }
     if (rc == FT_OK)
         rc = check_ui_exposure(opts, err);

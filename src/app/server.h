@@ -44,8 +44,11 @@ typedef struct ft_server ft_server;
 ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
                         ft_err *err);
 
-/* One round of upkeep: sweep expired entries, evict beyond the budget,
- * refresh the store gauges.  Call every second or so. */
+/* One round of upkeep: sweep expired entries (and, on a shared store,
+ * index what other writers stored), evict beyond the budget, refresh the
+ * store gauges.  Call every second or so, the first time with sweep once
+ * ft_server_start has returned: start does not sweep, so that it listens
+ * at once however large the store. */
 void ft_server_maintain(ft_server *s, bool sweep);
 
 /* Stops accepting connections; requests being handled finish and are
