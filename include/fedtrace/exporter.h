@@ -215,10 +215,12 @@ ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
  * Indexes traces that another writer stored, typically Fedify's own
  * FedifySpanExporter on the same store: it writes records and
  * [prefix..., "_summaries", traceId] but none of fedtrace's indexes.  For
- * each summary not seen before, adds the time-index and arrival-index
- * entries that make the trace appear in ft_exporter_recent_traces (and in
- * eviction).  Reads every summary key (O(summaries)); remembers what it
- * indexed, so that a later call writes only what is new.  *adopted (may be
+ * each summary whose trace has no time-index entry, adds it (and, on a
+ * local store, the arrival-index entry), so that the trace appears in
+ * ft_exporter_recent_traces (and in eviction).  Goes on from where the last call stopped, a page of 2,048
+ * summaries at a time with one ft_kv_get_many of their index entries, for
+ * at most 2 s; at the end of the summaries the next call starts over.
+ * Remembers nothing else.  *adopted (may be
  * NULL) gets the number of traces indexed now.  A no-op for the CAS
  * strategy: without LIST the summaries cannot be found.
  */

@@ -672,8 +672,7 @@ ft_code ft_server_start(const ft_server_opts *opts, ft_server **out,
                 ft_exporter_strategy(s->maint->ex) == FT_STRATEGY_LIST ? "list" : "cas",
                 ret, (unsigned long long)(opts->disk_budget >> 20));
         /* the first maintenance round (ft_server_maintain) is the caller's,
-         * once listening: on a large shared store indexing what others
-         * wrote reads every summary, minutes at a million traces */
+         * once listening: on a large shared store it may take seconds */
     }
     if (rc == FT_OK)
         rc = check_ui_exposure(opts, err);
@@ -712,7 +711,7 @@ void ft_server_maintain(ft_server *s, bool sweep)
         }
     }
     /* traces another writer (Fedify's own exporter) stored on a shared
-     * store become visible in the recent list; it reads every summary, so
+     * store become visible in the recent list; it walks the summaries, so
      * only where another writer can exist (LMDB and memory are ours) */
     size_t adopted = 0;
     const char *scheme = ft_kv_scheme(w->kv);

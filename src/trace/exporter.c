@@ -35,9 +35,9 @@ struct ft_exporter {
     ft_metrics *metrics; /* borrowed; NULL: no metrics, no peers */
     bool shared;         /* other processes write the store (Redis, PostgreSQL) */
     bool remote;         /* each store call is a round trip (Redis, PostgreSQL) */
-    /* traces whose Fedify summary ft_exporter_adopt has indexed (sorted) */
-    char (*adopted)[33];
-    size_t n_adopted, cap_adopted;
+    /* where ft_exporter_adopt goes on: the last trace id of the summaries
+     * it looked at ("": from the start) */
+    char adopt_cursor[33];
 };
 
 /* ---- keys ---- */
@@ -142,7 +142,6 @@ void ft_exporter_destroy(ft_exporter *ex)
     for (size_t i = 0; i < MAX_PREFIX; i++)
         ft_free(ex->prefix_mem[i]);
     ft_arena_destroy(ex->arena);
-    ft_free(ex->adopted);
     ft_free(ex);
 }
 
@@ -1557,35 +1556,71 @@ ft_code ft_exporter_evict_oldest(ft_exporter *ex, size_t max_traces,
 
 /* ---- adopting what Fedify wrote ---- */
 
-static int id_cmp(const void *a, const void *b)
-{
-    return memcmp(a, b, 32);
-}
+/* Summaries looked at per page, and the time a call may take. */
+#define ADOPT_PAGE 2048
+#define ADOPT_BUDGET_MS 2000
 
-/* Remembers trace id `tid` (32 chars) as adopted; false when out of memory. */
-static bool adopted_add(ft_exporter *ex, const char *tid)
+/* One page of summaries after ex->adopt_cursor: indexes those whose
+ * trace has no time-index entry yet (one ft_kv_get_many for the page's
+ * entries, one batch for what is missing).  *end: the listing is over. */
+static ft_code adopt_page(ft_exporter *ex, ft_arena *a, size_t *done, bool *end, ft_err *err)
 {
-    if (ex->n_adopted == ex->cap_adopted) {
-        size_t cap = ex->cap_adopted ? ex->cap_adopted * 2 : 256;
-        char(*v)[33] = ft_realloc(ex->adopted, cap * sizeof *v);
-        if (v == NULL)
-            return false;
-        ex->adopted = v;
-        ex->cap_adopted = cap;
+    ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_summaries"));
+    ft_kv_key after = {NULL, 0};
+    if (ex->adopt_cursor[0])
+        after = KEY(ex, a, FT_STR_LIT("_summaries"), arena_str(a, ex->adopt_cursor, 32));
+    if (prefix.parts == NULL || (ex->adopt_cursor[0] && after.parts == NULL))
+        return nomem(err);
+    ft_kv_list_opts lo = {false, after.parts ? &after : NULL, ADOPT_PAGE};
+    ft_kv_entry *e;
+    size_t n;
+    ft_code rc = ft_kv_list(ex->kv, prefix, &lo, a, &e, &n, err);
+    if (rc != FT_OK)
+        return rc;
+    *end = n < ADOPT_PAGE;
+    ft_kv_key *rk = ft_arena_alloc(a, (n ? n : 1) * sizeof *rk);
+    ft_str *tids = ft_arena_alloc(a, (n ? n : 1) * sizeof *tids);
+    ft_str *vals = ft_arena_alloc(a, (n ? n : 1) * sizeof *vals);
+    ft_code *got = ft_arena_alloc(a, (n ? n : 1) * sizeof *got);
+    if (rk == NULL || tids == NULL || vals == NULL || got == NULL)
+        return nomem(err);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].key.n != ex->np + 2 || e[i].key.parts[ex->np + 1].len != 32)
+            continue;
+        json_t *sj = json_loadb(e[i].value.ptr, e[i].value.len, JSON_ALLOW_NUL, NULL);
+        const char *ts = json_string_value(json_object_get(sj, "timestamp"));
+        int64_t ms = ts ? iso_to_ms(ts) : -1;
+        json_decref(sj);
+        if (ms < 0)
+            continue;
+        tids[m] = e[i].key.parts[ex->np + 1];
+        rk[m] = KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, ms), tids[m]);
+        if (rk[m].parts == NULL)
+            return nomem(err);
+        m++;
     }
-    size_t lo = 0, hi = ex->n_adopted;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (memcmp(ex->adopted[mid], tid, 32) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (n > 0) {
+        ft_str last = e[n - 1].key.parts[e[n - 1].key.n - 1];
+        if (last.len == 32)
+            memcpy(ex->adopt_cursor, last.ptr, 32);
     }
-    memmove(ex->adopted + lo + 1, ex->adopted + lo, (ex->n_adopted - lo) * sizeof *ex->adopted);
-    memcpy(ex->adopted[lo], tid, 32);
-    ex->adopted[lo][32] = '\0';
-    ex->n_adopted++;
-    return true;
+    if (m == 0)
+        return FT_OK;
+    if ((rc = ft_kv_get_many(ex->kv, rk, m, a, vals, got, err)) != FT_OK)
+        return rc;
+    ops o = {0};
+    ft_str minute = arena_fmt_ts(a, ft_now_ms() / 60000 * 60000);
+    for (size_t i = 0; i < m; i++) {
+        if (got[i] != FT_NOTFOUND)
+            continue; /* indexed already: fedtrace wrote it, or an earlier pass */
+        if (!ops_push(a, &o, rk[i], FT_STR_LIT(""), ex->ttl_ms) ||
+            (!ex->remote && !ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_age"), minute, tids[i]),
+                                      FT_STR_LIT(""), ex->ttl_ms)))
+            return nomem(err);
+        (*done)++;
+    }
+    return o.n ? ft_kv_batch(ex->kv, o.v, o.n, err) : FT_OK;
 }
 
 ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err)
@@ -1594,47 +1629,20 @@ ft_code ft_exporter_adopt(ft_exporter *ex, size_t *adopted, ft_err *err)
         *adopted = 0;
     if (ex->strategy != FT_STRATEGY_LIST)
         return FT_OK; /* without LIST the summaries cannot be found */
-    ft_arena *a = ex->arena;
-    ft_arena_reset(a);
-    ft_kv_key prefix = KEY(ex, a, FT_STR_LIT("_summaries"));
-    if (prefix.parts == NULL)
-        return nomem(err);
-    ft_kv_entry *e;
-    size_t n;
-    ft_code rc = ft_kv_list(ex->kv, prefix, NULL, a, &e, &n, err);
-    ops o = {0};
-    ft_str minute = arena_fmt_ts(a, ft_now_ms() / 60000 * 60000);
+    int64_t t0 = ft_now_ms();
     size_t done = 0;
-    for (size_t i = 0; i < n && rc == FT_OK; i++) {
-        if (e[i].key.n != ex->np + 2 || e[i].key.parts[ex->np + 1].len != 32)
-            continue;
-        ft_str tid = e[i].key.parts[ex->np + 1];
-        if (ex->n_adopted && bsearch(tid.ptr, ex->adopted, ex->n_adopted,
-                                     sizeof *ex->adopted, id_cmp))
-            continue;
-        json_t *sj = json_loadb(e[i].value.ptr, e[i].value.len, JSON_ALLOW_NUL, NULL);
-        const char *ts = json_string_value(json_object_get(sj, "timestamp"));
-        int64_t ms = ts ? iso_to_ms(ts) : -1;
-        json_decref(sj);
-        if (ms < 0)
-            continue;
-        ft_kv_key rk = KEY(ex, a, FT_STR_LIT("_recent"), arena_fmt_ts(a, ms), tid);
-        ft_str cur;
-        rc = rk.parts ? ft_kv_get(ex->kv, rk, a, &cur, err) : nomem(err);
-        if (rc == FT_NOTFOUND) {
-            rc = FT_OK;
-            if (!ops_push(a, &o, rk, FT_STR_LIT(""), ex->ttl_ms) ||
-                (!ex->remote && !ops_push(a, &o, KEY(ex, a, FT_STR_LIT("_age"), minute, tid),
-                                          FT_STR_LIT(""), ex->ttl_ms)))
-                rc = nomem(err);
-            done++;
-        }
-        if (rc == FT_OK && !adopted_add(ex, tid.ptr))
-            rc = nomem(err);
+    ft_code rc = FT_OK;
+    /* page after page from where the last call stopped, until the listing
+     * ends (the next call starts over) or the time is up */
+    for (bool end = false; rc == FT_OK && !end;) {
+        ft_arena_reset(ex->arena);
+        rc = adopt_page(ex, ex->arena, &done, &end, err);
+        if (end)
+            ex->adopt_cursor[0] = '\0';
+        if (ft_now_ms() - t0 >= ADOPT_BUDGET_MS)
+            break;
     }
-    if (rc == FT_OK && o.n)
-        rc = ft_kv_batch(ex->kv, o.v, o.n, err);
-    if (rc == FT_OK && adopted)
+    if (adopted)
         *adopted = done;
     return rc;
 }

@@ -791,6 +791,56 @@ static void test_evict_needs_list(void **s)
     env_close(&e);
 }
 
+/* Writes n Fedify summaries (trace ids from `first`), a second apart. */
+static void put_summaries(ft_kv *kv, unsigned first, unsigned n)
+{
+    ft_err err = {0};
+    for (unsigned i = first; i < first + n; i++) {
+        char tid[33], text[256];
+        snprintf(tid, sizeof tid, "%08x%024x", i * 2654435761u, i);
+        snprintf(text, sizeof text,
+                 "{\"traceId\":\"%s\",\"timestamp\":\"2026-11-2%uT%02u:%02u:%02u.000Z\","
+                 "\"activityCount\":1,\"activityTypes\":[\"Follow\"]}",
+                 tid, 1 + i / 86400 % 9, i / 3600 % 24, i / 60 % 60, i % 60);
+        ft_kv_key k = {(ft_str[]){FT_STR_LIT("fedify"), FT_STR_LIT("traces"),
+                                  FT_STR_LIT("_summaries"), ft_str_c(tid)}, 4};
+        assert_int_equal(ft_kv_set(kv, k, ft_str_c(text), 0, &err), FT_OK);
+    }
+}
+
+/* Adopting goes page by page (a few thousand summaries each), checks a
+ * page's index entries at once and remembers nothing but where it is:
+ * 5,000 summaries are indexed in one call, none again in the next, and
+ * summaries written later are found by the call after. */
+static void test_adopt_many(void **st)
+{
+    (void)st;
+    env e;
+    env_open(&e, store_url("memory", ""), 0);
+    ft_err err = {0};
+    put_summaries(e.kv, 0, 5000);
+    size_t adopted = 0;
+    assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
+    assert_int_equal(adopted, 5000);
+    assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
+    assert_int_equal(adopted, 0);
+    put_summaries(e.kv, 5000, 3);
+    assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
+    assert_int_equal(adopted, 3);
+    /* one time-index entry per summary, at its timestamp; the newest is
+     * summary 5002, the last written */
+    ft_kv_entry *idx;
+    size_t n;
+    ft_kv_key rp = {(ft_str[]){FT_STR_LIT("fedify"), FT_STR_LIT("traces"), FT_STR_LIT("_recent")},
+                    3};
+    assert_int_equal(ft_kv_list(e.kv, rp, NULL, e.arena, &idx, &n, &err), FT_OK);
+    assert_int_equal(n, 5003);
+    char want[33];
+    snprintf(want, sizeof want, "%08x%024x", 5002u * 2654435761u, 5002u);
+    assert_true(ft_str_eq_c(idx[n - 1].key.parts[4], want));
+    env_close(&e);
+}
+
 /* A store that Fedify's own exporter filled (records and _summaries, none
  * of fedtrace's indexes) shows its traces after ft_exporter_adopt. */
 static void test_adopt_fedify_written(void **st)
@@ -833,7 +883,7 @@ static void test_adopt_fedify_written(void **st)
     assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
     assert_int_equal(adopted, json_array_size(json_object_get(reference, "traces")));
     assert_int_equal(ft_exporter_adopt(e.ex, &adopted, &err), FT_OK);
-    assert_int_equal(adopted, 0); /* remembered */
+    assert_int_equal(adopted, 0); /* indexed already */
     ft_arena_reset(e.arena);
     assert_int_equal(ft_exporter_recent_traces(e.ex, &ro, e.arena, &out, &n, &next, &err), FT_OK);
     ft_str json;
@@ -1233,7 +1283,7 @@ int main(void)
         cmocka_unit_test(test_evict_memory),
         cmocka_unit_test(test_evict_lmdb),
         cmocka_unit_test(test_evict_needs_list),
-        cmocka_unit_test(test_adopt_fedify_written),
+        cmocka_unit_test(test_adopt_fedify_written), cmocka_unit_test(test_adopt_many),
         cmocka_unit_test(test_filters_list),
         cmocka_unit_test(test_filters_cas),
         cmocka_unit_test(test_filter_parse),
