@@ -29,6 +29,7 @@
 #include "fedtrace/services.h"
 #include "ft_http.h"
 #include "ft_json_test.h"
+#include "ft_node.h"
 #include "ft_serve_env.h"
 #include "ft_servers.h"
 #include "ft_tmp.h"
@@ -416,31 +417,7 @@ static void test_three_collectors_pg(void **state)
 
 /* ---- a call between instrumented services, halves on two nodes ---- */
 
-typedef struct node {
-    ft_kv *kv;
-    ft_metrics *m;
-    ft_exporter *ex;
-} node;
-
-static void node_open(node *n, const char *url)
-{
-    ft_err err = {0};
-    if (ft_kv_open(url, &n->kv, &err) != FT_OK)
-        fail_msg("%s: %s", url, err.msg);
-    assert_int_equal(ft_metrics_create(NULL, 0, &n->m, &err), FT_OK);
-    ft_exporter_opts o = {.metrics = n->m};
-    assert_int_equal(ft_exporter_create(n->kv, &o, &n->ex, &err), FT_OK);
-}
-
-static void node_close(node *n)
-{
-    ft_err err = {0};
-    if (ft_metrics_flush(n->m, n->kv, NULL, 0, ft_now_ms(), &err) != FT_OK)
-        fail_msg("flush: %s", err.msg);
-    ft_exporter_destroy(n->ex);
-    ft_metrics_destroy(n->m);
-    ft_kv_close(n->kv);
-}
+typedef ft_node node; /* ft_node.h */
 
 /* Exports spans through n as one request, as a collector would. */
 static void export_through(node *n, const sp *spans, size_t cnt)
@@ -492,8 +469,8 @@ static void pair_shared(const char *url, int order)
     };
     const sp both[] = {client[0], client[1], server[0]};
     node n1, n2;
-    node_open(&n1, url);
-    node_open(&n2, url);
+    ft_node_open(&n1, url);
+    ft_node_open(&n2, url);
     if (order == 2) {
         export_through(&n1, both, 3);
         export_through(&n2, both, 3); /* the retry */
@@ -513,8 +490,8 @@ static void pair_shared(const char *url, int order)
     ft_err err = {0};
     if (ft_kv_open(url, &kv, &err) != FT_OK)
         fail_msg("%s: %s", url, err.msg);
-    node_close(&n1);
-    node_close(&n2);
+    ft_node_close(&n1);
+    ft_node_close(&n2);
     ft_arena *la = ft_arena_create(0);
     ft_kv_entry *halves;
     size_t n_halves;

@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "fedtrace/services.h"
 #include "trace/trace_int.h"
+#include "ft_node.h"
 #include "ft_test_util.h"
 #include "ft_tmp.h"
 
@@ -254,30 +255,7 @@ static void test_statements(void **state)
 static char *tmp_root;
 static unsigned seq;
 
-typedef struct node {
-    ft_kv *kv;
-    ft_metrics *m;
-    ft_exporter *ex;
-} node;
-
-static void node_open(node *n, const char *url)
-{
-    ft_err err = {0};
-    if (ft_kv_open(url, &n->kv, &err) != FT_OK)
-        fail_msg("%s: %s", url, err.msg);
-    assert_int_equal(ft_metrics_create(NULL, 0, &n->m, &err), FT_OK);
-    ft_exporter_opts o = {.metrics = n->m};
-    assert_int_equal(ft_exporter_create(n->kv, &o, &n->ex, &err), FT_OK);
-}
-
-static void node_close(node *n)
-{
-    ft_err err = {0};
-    assert_int_equal(ft_metrics_flush(n->m, n->kv, NULL, 0, ft_now_ms(), &err), FT_OK);
-    ft_exporter_destroy(n->ex);
-    ft_metrics_destroy(n->m);
-    ft_kv_close(n->kv);
-}
+typedef ft_node node; /* ft_node.h */
 
 /* Exports fixture i through node n (as a collector would). */
 static size_t export_fixture(node *n, int i)
@@ -391,13 +369,13 @@ static void test_fedify_red_once(void **state)
     char url[600];
     snprintf(url, sizeof url, "lmdb:%s/s%u", tmp_root, ++seq);
     node n;
-    node_open(&n, url);
+    ft_node_open(&n, url);
     for (int i = 1; i <= 8; i++)
         export_fixture(&n, i);
     /* retries of every request: nothing is counted twice */
     for (int i = 1; i <= 8; i++)
         export_fixture(&n, i);
-    node_close(&n);
+    ft_node_close(&n);
     ft_kv *kv;
     assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
     check_fedify_red(kv, ref);
@@ -415,7 +393,7 @@ static void test_workers_one_counter(void **state)
     char url[600];
     snprintf(url, sizeof url, "memory:services%u", ++seq);
     node n[3];
-    node_open(&n[0], url);
+    ft_node_open(&n[0], url);
     for (int i = 1; i < 3; i++) {
         ft_err err = {0};
         assert_int_equal(ft_kv_open(url, &n[i].kv, &err), FT_OK);
@@ -433,7 +411,7 @@ static void test_workers_one_counter(void **state)
         ft_exporter_destroy(n[i].ex);
         ft_kv_close(n[i].kv);
     }
-    node_close(&n[0]);
+    ft_node_close(&n[0]);
     check_fedify_red(kv, ref);
     /* the sum over the instrumented services' operations is every span once */
     json_t *doc = query(kv, FT_Q_SERVICES, NULL);
@@ -627,7 +605,7 @@ static void test_map_edges_local(void **state)
     char url[64];
     snprintf(url, sizeof url, "memory:edges%u", ++seq);
     node n;
-    node_open(&n, url);
+    ft_node_open(&n, url);
 #define CALL "http.method=POST", "http.url=https://api.internal", \
         "http.target=/v1/things", "net.peer.name=api.internal"
     const hs web[] = {
@@ -659,7 +637,7 @@ static void test_map_edges_local(void **state)
     export_spans(&n, &api[2], 1);
     ft_kv *kv;
     assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
-    node_close(&n);
+    ft_node_close(&n);
     json_t *map = query_at(kv, FT_Q_MAP, NULL, 60);
     json_t *edges = json_object_get(map, "edges");
     json_t *e = expect_edge(edges, "web", "api", "instrumented", 3, 1);
@@ -706,7 +684,7 @@ static void test_operation_histograms(void **state)
     char url[64];
     snprintf(url, sizeof url, "memory:hist%u", ++seq);
     node n;
-    node_open(&n, url);
+    ft_node_open(&n, url);
     const hs spans[] = {
         /* minute 0: 50 us, 300 ms, 200 s */
         {"svc", TA, "d000000000000001", NULL, "GET /a", 2, 0, 50, false, {0}},
@@ -722,7 +700,7 @@ static void test_operation_histograms(void **state)
     export_spans(&n, spans, 6);
     ft_kv *kv;
     assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
-    node_close(&n);
+    ft_node_close(&n);
     json_t *d = query_at(kv, FT_Q_SERVICE, "svc", 120);
     json_t *ops = json_object_get(d, "operations");
     assert_int_equal(json_array_size(ops), 2);
@@ -773,8 +751,8 @@ static void test_many_instances(void **state)
     char url[64];
     snprintf(url, sizeof url, "memory:many%u", ++seq);
     node n[2];
-    node_open(&n[0], url);
-    node_open(&n[1], url);
+    ft_node_open(&n[0], url);
+    ft_node_open(&n[1], url);
     hs *spans = calloc(N_INST, sizeof *spans);
     char(*tid)[33] = calloc(N_INST, 33), (*sid)[17] = calloc(N_INST, 17);
     char(*host)[64] = calloc(N_INST, 64), (*peer)[64] = calloc(N_INST, 64);
@@ -793,8 +771,8 @@ static void test_many_instances(void **state)
     }
     ft_kv *kv;
     assert_int_equal(ft_kv_open(url, &kv, NULL), FT_OK);
-    node_close(&n[0]);
-    node_close(&n[1]);
+    ft_node_close(&n[0]);
+    ft_node_close(&n[1]);
     json_t *doc = query_at(kv, FT_Q_SERVICES, NULL, 60);
     json_t *svcs = json_object_get(doc, "services");
     assert_int_equal(json_array_size(svcs), N_INST + 1);
