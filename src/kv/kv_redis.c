@@ -85,6 +85,25 @@
     "  return prefix .. s\n"                                                 \
     "end\n"
 
+/* fetch(prefix, ms, out): appends member, value for each member of ms
+ * whose key still exists (one MGET); returns how many, and their bytes. */
+#define LUA_FETCH                                                            \
+    LUA_DATAKEY                                                              \
+    "local function fetch(prefix, ms, out)\n"                                \
+    "  local ks = {}\n"                                                      \
+    "  for i = 1, #ms do ks[i] = datakey(prefix, ms[i]) end\n"               \
+    "  local vs = redis.call('MGET', unpack(ks))\n"                          \
+    "  local n, bytes = 0, 0\n"                                              \
+    "  for i = 1, #ms do\n"                                                  \
+    "    if vs[i] then\n"                                                    \
+    "      out[#out + 1] = ms[i]\n"                                          \
+    "      out[#out + 1] = vs[i]\n"                                          \
+    "      n, bytes = n + 1, bytes + #vs[i]\n"                               \
+    "    end\n"                                                              \
+    "  end\n"                                                                \
+    "  return n, bytes\n"                                                    \
+    "end\n"
+
 #define LUA_NOW                                                              \
     "local t = redis.call('TIME')\n"                                         \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -168,7 +187,7 @@ static const char script_cas_many[] =
  * looked at 4 pages or 8 MiB of values.  Returns {ended (1|0), last member
  * looked at ('' if none), member, value, member, value, ...}. */
 static const char script_list[] =
-    LUA_DATAKEY
+    LUA_FETCH
     "local index, prefix, lo, hi = KEYS[1], ARGV[1], ARGV[2], ARGV[3]\n"
     "local rev, want = ARGV[4] == '1', tonumber(ARGV[5])\n"
     "local out = {0, ''}\n"
@@ -182,17 +201,8 @@ static const char script_list[] =
     "    ms = redis.call('ZRANGEBYLEX', index, lo, hi, 'LIMIT', 0, n)\n"
     "  end\n"
     "  if #ms == 0 then out[1] = 1 break end\n"
-    "  local ks = {}\n"
-    "  for i = 1, #ms do ks[i] = datakey(prefix, ms[i]) end\n"
-    "  local vs = redis.call('MGET', unpack(ks))\n"
-    "  for i = 1, #ms do\n"
-    "    if vs[i] then\n"
-    "      out[#out + 1] = ms[i]\n"
-    "      out[#out + 1] = vs[i]\n"
-    "      found = found + 1\n"
-    "      bytes = bytes + #vs[i]\n"
-    "    end\n"
-    "  end\n"
+    "  local n_got, n_bytes = fetch(prefix, ms, out)\n"
+    "  found, bytes = found + n_got, bytes + n_bytes\n"
     "  seen = seen + #ms\n"
     "  out[2] = ms[#ms]\n"
     "  if #ms < n then out[1] = 1 break end\n"
@@ -205,7 +215,7 @@ static const char script_list[] =
  * followed by member, value pairs; or -1 (and nothing) when the range holds
  * more than cap members, which the caller then lists on its own. */
 static const char script_list_many[] =
-    LUA_DATAKEY
+    LUA_FETCH
     "local index, prefix, cap = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
     "local out = {}\n"
     "for r = 3, #ARGV, 2 do\n"
@@ -215,16 +225,7 @@ static const char script_list_many[] =
     "  if #ms > cap then\n"
     "    out[at] = -1\n"
     "  elseif #ms > 0 then\n"
-    "    local ks = {}\n"
-    "    for i = 1, #ms do ks[i] = datakey(prefix, ms[i]) end\n"
-    "    local vs = redis.call('MGET', unpack(ks))\n"
-    "    for i = 1, #ms do\n"
-    "      if vs[i] then\n"
-    "        out[#out + 1] = ms[i]\n"
-    "        out[#out + 1] = vs[i]\n"
-    "        out[at] = out[at] + 1\n"
-    "      end\n"
-    "    end\n"
+    "    out[at] = fetch(prefix, ms, out)\n"
     "  end\n"
     "end\n"
     "return out\n";
