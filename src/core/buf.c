@@ -97,8 +97,7 @@ const char *ft_buf_cstr(ft_buf *b)
     return b->ptr;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+size_t ft_utf8_len(const unsigned char *p, size_t n)
 {
     unsigned char c = p[0];
     if (c < 0x80)
@@ -162,7 +161,7 @@ void ft_json_str(ft_buf *b, ft_str s)
             run++;
             continue;
         }
-        size_t ulen = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+        size_t ulen = c >= 0x80 ? ft_utf8_len(p + i, n - i) : 0;
         if (ulen > 0) {
             i += ulen;
             run += ulen;

@@ -28,6 +28,9 @@ void ft_buf_printf(ft_buf *b, const char *fmt, ...)
 #endif
     ;
 ft_str ft_buf_str(const ft_buf *b);
+/* Length of the valid UTF-8 sequence at p (1..4; none of the surrogates
+ * or overlong forms), 0 when invalid or cut short by n. */
+size_t ft_utf8_len(const unsigned char *p, size_t n);
 /* The contents as a C string (a NUL after them, not counted); NULL when
  * out of memory. */
 const char *ft_buf_cstr(ft_buf *b);

@@ -57,6 +57,7 @@
  * fails with FT_BACKEND; the next call reconnects (PQreset), at most once
  * per backoff period (100 ms doubling to 5 s).
  */
+#include "core/buf.h"
 #include "core/config.h"
 #include "kv/kv_int.h"
 
@@ -139,40 +140,6 @@ static int64_t get_be64(const unsigned char *p)
     return (int64_t)((uint64_t)get_be32(p) << 32 | get_be32(p + 4));
 }
 
-/* Length of the well-formed UTF-8 character at p (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_char(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* ---- key parts <-> text ---- */
 
 static const char hex_digits[] = "0123456789ABCDEF";
@@ -204,7 +171,7 @@ static size_t part_escape(ft_str part, unsigned char *out)
         } else if (c < 0x80) {
             PUT(c);
             i++;
-        } else if ((l = utf8_char(p + i, n - i)) == 4 &&
+        } else if ((l = ft_utf8_len(p + i, n - i)) == 4 &&
                    memcmp(p + i, top_char, 4) == 0) {
             for (size_t j = 0; j < 4; j++)
                 PUT(top_char[j]);
@@ -451,7 +418,7 @@ static bool js_string(jscan *s, bool *key_is_marker)
             s->p++;
             continue;
         }
-        if ((l = utf8_char(s->p, (size_t)(s->end - s->p))) == 0)
+        if ((l = ft_utf8_len(s->p, (size_t)(s->end - s->p))) == 0)
             return false;
         match = false;
         k++;

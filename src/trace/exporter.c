@@ -10,9 +10,11 @@
 #include "fedtrace/exporter.h"
 
 #include "core/buf.h"
+#include "core/json_scan.h"
 #include "trace/trace_int.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,8 +423,8 @@ ft_code ft_exporter_logs(ft_exporter *ex, const char *trace_id,
 /* ---- summaries, derived from the records ---- */
 
 typedef struct rec_view {
-    const char *ts; /* ISO timestamp, borrowed from doc */
-    char *type;     /* compact JSON of activityType (malloc) */
+    const char *ts; /* ISO timestamp (arena) */
+    char *type;     /* compact JSON of activityType (ft_malloc) */
     size_t order;
 } rec_view;
 
@@ -579,39 +581,80 @@ static ft_code trace_services(ft_exporter *ex, const char *trace_id,
 }
 
 
-/* A record without its "activityJson" member (kilobytes that summaries do
- * not need), parsed; the whole record when the shortcut does not apply. */
-static json_t *load_record_brief(ft_str rec, ft_buf *scratch)
+/* What a summary reads of one record: slices of the record's text (its
+ * "activityJson", kilobytes, is skipped over, not read). */
+typedef struct rec_brief {
+    ft_str ts, type, direction, verified, actor, activity, inbox;
+} rec_brief;
+
+static bool read_record_brief(ft_str rec, rec_brief *r)
 {
-    static const char key[] = "\"activityJson\"";
-    const char *k = rec.len > sizeof key ? ft_memfind(rec.ptr, rec.len, key, sizeof key - 1) : NULL;
-    const char *end = rec.ptr + rec.len;
-    if (k != NULL) {
-        const char *v = k + sizeof key - 1;
-        while (v < end && (*v == ' ' || *v == ':'))
-            v++;
-        const char *after = skip_value(v, end);
-        if (after != NULL) {
-            /* drop the member and one comma next to it */
-            const char *from = k, *to = after;
-            if (to < end && *to == ',')
-                to++;
-            else
-                while (from > rec.ptr && from[-1] != ',' && from[-1] != '{')
-                    from--;
-            if (from > rec.ptr && from[-1] == ',' && (to >= end || *to == '}'))
-                from--;
-            ft_buf_reset(scratch);
-            ft_buf_put(scratch, rec.ptr, (size_t)(from - rec.ptr));
-            ft_buf_put(scratch, to, (size_t)(end - to));
-            if (ft_buf_ok(scratch)) {
-                json_t *j = json_loadb(scratch->ptr, scratch->len, JSON_ALLOW_NUL, NULL);
-                if (j != NULL)
-                    return j;
+    static const struct {
+        const char *name;
+        size_t off;
+    } fields[] = {
+        {"timestamp", offsetof(rec_brief, ts)},
+        {"activityType", offsetof(rec_brief, type)},
+        {"direction", offsetof(rec_brief, direction)},
+        {"verified", offsetof(rec_brief, verified)},
+        {"actorId", offsetof(rec_brief, actor)},
+        {"activityId", offsetof(rec_brief, activity)},
+        {"inboxUrl", offsetof(rec_brief, inbox)},
+    };
+    ft_json_iter it;
+    ft_str k, v;
+    memset(r, 0, sizeof *r);
+    if (!ft_json_members(rec, &it))
+        return false;
+    while (ft_json_next(&it, &k, &v))
+        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+            if (ft_json_key_is(k, fields[i].name)) {
+                *(ft_str *)((char *)r + fields[i].off) = v;
+                break;
             }
-        }
+    return !it.failed;
+}
+
+/* A string value as a C string in the arena (cut at a \u0000, as
+ * jansson's string values are); NULL when v is not a string. */
+static const char *arena_json_cstr(ft_arena *a, ft_str v, ft_buf *scratch, bool *nomem_out)
+{
+    if (ft_json_kind(v) != '"')
+        return NULL;
+    char *c;
+    if (ft_json_plain(v)) {
+        c = ft_arena_strndup(a, v.ptr + 1, v.len - 2);
+    } else {
+        ft_buf_reset(scratch);
+        if (!ft_json_unescape(v, scratch))
+            return NULL;
+        c = ft_buf_ok(scratch) ? ft_arena_strndup(a, scratch->ptr, scratch->len) : NULL;
     }
-    return json_loadb(rec.ptr, rec.len, JSON_ALLOW_NUL, NULL);
+    if (c == NULL)
+        *nomem_out = true;
+    return c;
+}
+
+/* The compact JSON of an activityType value, as jansson writes it (the
+ * form stored summaries keep): a plain string is its own text. */
+static char *type_text(ft_str v)
+{
+    if (ft_json_kind(v) == '"' && ft_json_plain(v)) {
+        char *t = ft_malloc(v.len + 1);
+        if (t != NULL) {
+            memcpy(t, v.ptr, v.len);
+            t[v.len] = '\0';
+        }
+        return t;
+    }
+    json_t *j = json_loadb(v.ptr, v.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    char *d = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (d == NULL) /* valid JSON jansson cannot hold: keep the text */
+        d = ft_strndup(v.ptr, v.len);
+    char *t = d != NULL ? ft_strndup(d, strlen(d)) : NULL;
+    free(d);
+    return t;
 }
 
 /* JSON strings of a stored array into the arena; false on a wrong shape. */
@@ -699,38 +742,43 @@ static ft_code summarize_records(ft_exporter *ex, const char *trace_id, const ft
     if (n == 0)
         return FT_OK;
     ft_buf scratch = {0};
-    json_t **docs = ft_calloc(n, sizeof *docs);
     rec_view *v = ft_calloc(n, sizeof *v);
-    if (docs == NULL || v == NULL) {
+    if (v == NULL) {
         rc = nomem(err);
         goto out;
     }
     memset(s, 0, sizeof *s);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        docs[i] = load_record_brief(recs[i], &scratch);
-        const char *ts = json_string_value(json_object_get(docs[i], "timestamp"));
-        json_t *type = json_object_get(docs[i], "activityType");
-        if (ts == NULL || type == NULL)
+        rec_brief r;
+        bool oom = false;
+        const char *ts;
+        if (!read_record_brief(recs[i], &r) || r.type.len == 0 ||
+            (ts = arena_json_cstr(a, r.ts, &scratch, &oom)) == NULL) {
+            if (oom) {
+                rc = nomem(err);
+                goto out;
+            }
             continue; /* not a record; ignore rather than fail the trace */
+        }
         v[m].ts = ts;
         v[m].order = i;
-        v[m].type = json_dumps(type, JSON_COMPACT | JSON_ENCODE_ANY);
+        v[m].type = type_text(r.type);
         if (v[m].type == NULL) {
             rc = nomem(err);
             goto out;
         }
         m++;
-        const char *dir = json_string_value(json_object_get(docs[i], "direction"));
+        const char *dir = arena_json_cstr(a, r.direction, &scratch, &oom);
         bool in = dir != NULL && strcmp(dir, "inbound") == 0;
         s->directions |= in ? FT_DIR_INBOUND : dir != NULL && strcmp(dir, "outbound") == 0 ? FT_DIR_OUTBOUND : 0;
-        if (in && json_is_false(json_object_get(docs[i], "verified")))
+        if (in && r.verified.len == 5 && memcmp(r.verified.ptr, "false", 5) == 0)
             s->verification_failed = true;
-        const char *actor = json_string_value(json_object_get(docs[i], "actorId"));
-        if (!distinct_add(a, &s->actors, &s->n_actors, actor, actor ? strlen(actor) : 0) ||
+        const char *actor = arena_json_cstr(a, r.actor, &scratch, &oom);
+        if (oom || !distinct_add(a, &s->actors, &s->n_actors, actor, actor ? strlen(actor) : 0) ||
             !add_url_host(a, s, actor) ||
-            !add_url_host(a, s, json_string_value(json_object_get(docs[i], "activityId"))) ||
-            !add_url_host(a, s, json_string_value(json_object_get(docs[i], "inboxUrl")))) {
+            !add_url_host(a, s, arena_json_cstr(a, r.activity, &scratch, &oom)) ||
+            !add_url_host(a, s, arena_json_cstr(a, r.inbox, &scratch, &oom)) || oom) {
             rc = nomem(err);
             goto out;
         }
@@ -766,10 +814,7 @@ static ft_code summarize_records(ft_exporter *ex, const char *trace_id, const ft
 out:
     ft_buf_free(&scratch);
     for (size_t i = 0; v != NULL && i < n; i++)
-        free(v[i].type);
-    for (size_t i = 0; docs != NULL && i < n; i++)
-        json_decref(docs[i]);
-    ft_free(docs);
+        ft_free(v[i].type);
     ft_free(v);
     return rc;
 }

@@ -24,8 +24,10 @@
  * timestamp: the event time truncated to the millisecond, ISO 8601 UTC.
  */
 #include "trace/trace_int.h"
+#include "core/json_scan.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const ft_value *attr_of(const ft_event *ev, const char *key,
@@ -50,49 +52,75 @@ ft_direction ft__activity_event_kind(const ft_event *ev)
     return FT_DIR_NONE;
 }
 
-/* Writes a jansson value as JSON (strings through our escaper so that the
- * output matches JSON.stringify byte for byte). */
-static void put_json_value(ft_buf *b, json_t *v)
+/* Writes a JSON value of the activity as JSON.stringify would: a string
+ * through our escaper; anything else (an array of types, a number) through
+ * jansson, as compact text. */
+static void put_json_value(ft_buf *b, ft_str v)
 {
-    if (json_is_string(v)) {
-        ft_json_str(b, (ft_str){json_string_value(v), json_string_length(v)});
+    if (ft_json_kind(v) == '"') {
+        if (ft_json_plain(v)) { /* nothing to escape: the bytes as they are */
+            ft_buf_put(b, v.ptr, v.len);
+            return;
+        }
+        ft_buf s = {0};
+        if (ft_json_unescape(v, &s) && ft_buf_ok(&s))
+            ft_json_str(b, ft_buf_str(&s));
+        else
+            b->failed = true;
+        ft_buf_free(&s);
         return;
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (s == NULL) {
-        b->failed = true;
-        return;
-    }
-    ft_buf_puts(b, s);
-    free(s);
+    json_t *j = json_loadb(v.ptr, v.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    char *t = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (t != NULL)
+        ft_buf_puts(b, t);
+    else
+        ft_buf_put(b, v.ptr, v.len); /* valid JSON that jansson cannot hold */
+    free(t);
+    json_decref(j);
 }
 
-/* What the activity JSON says (borrowed from `doc`). */
+/* What the activity JSON says: slices of it, empty when absent. */
 typedef struct parsed {
-    json_t *doc;
-    json_t *type;  /* NULL: absent or null */
-    json_t *id;    /* NULL: absent; may be json null */
-    json_t *actor; /* a string value, or NULL */
+    ft_str type;  /* absent or null: empty */
+    ft_str id;    /* may be null */
+    ft_str actor; /* a string */
 } parsed;
 
+static bool is_null(ft_str v)
+{
+    return ft_json_kind(v) == 'n';
+}
+
+/* One pass over the activity's members (the last of a repeated name
+ * wins, as with JSON.parse); nothing when the text is not a JSON object. */
 static void parse_activity(const ft_value *json, parsed *p)
 {
     memset(p, 0, sizeof *p);
     if (json == NULL)
         return;
-    p->doc = json_loadb(json->u.s.ptr, json->u.s.len,
-                        JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(p->doc))
+    ft_json_iter it;
+    ft_str k, v, type = {0}, id = {0}, actor = {0};
+    if (!ft_json_members(json->u.s, &it))
         return;
-    json_t *t = json_object_get(p->doc, "type");
-    p->type = json_is_null(t) ? NULL : t;
-    p->id = json_object_get(p->doc, "id");
-    json_t *actor = json_object_get(p->doc, "actor");
-    if (json_is_string(actor))
+    while (ft_json_next(&it, &k, &v))
+        if (ft_json_key_is(k, "type"))
+            type = v;
+        else if (ft_json_key_is(k, "id"))
+            id = v;
+        else if (ft_json_key_is(k, "actor"))
+            actor = v;
+    if (it.failed)
+        return;
+    if (type.len && !is_null(type))
+        p->type = type;
+    p->id = id;
+    ft_str aid;
+    if (ft_json_kind(actor) == '"')
         p->actor = actor;
-    else if (json_is_object(actor) &&
-             json_is_string(json_object_get(actor, "id")))
-        p->actor = json_object_get(actor, "id");
+    else if (ft_json_kind(actor) == '{' && ft_json_member(actor, "id", &aid) &&
+             ft_json_kind(aid) == '"')
+        p->actor = aid;
 }
 
 static void put_ids(ft_buf *b, const ft_span *sp, ft_direction dir)
@@ -135,15 +163,15 @@ static void inbound(ft_buf *b, const ft_span *sp, const ft_event *ev,
 {
     put_ids(b, sp, FT_DIR_INBOUND);
     ft_buf_puts(b, ",\"activityType\":");
-    if (p->type != NULL)
+    if (p->type.len)
         put_json_value(b, p->type);
     else
         ft_buf_puts(b, "\"Unknown\"");
-    if (p->id != NULL) {
+    if (p->id.len) {
         ft_buf_puts(b, ",\"activityId\":");
         put_json_value(b, p->id);
     }
-    if (p->actor != NULL) {
+    if (p->actor.len) {
         ft_buf_puts(b, ",\"actorId\":");
         put_json_value(b, p->actor);
     }
@@ -187,11 +215,11 @@ static void outbound(ft_buf *b, const ft_span *sp, const ft_event *ev,
     ft_buf_puts(b, ",\"activityType\":");
     if ((v = nonempty_str(ev, "activitypub.activity.type")) != NULL)
         ft_json_str(b, v->u.s);
-    else if (p->type != NULL)
+    else if (p->type.len)
         put_json_value(b, p->type);
     else
         ft_buf_puts(b, "\"Unknown\"");
-    if (p->id != NULL && !json_is_null(p->id)) {
+    if (p->id.len && !is_null(p->id)) {
         ft_buf_puts(b, ",\"activityId\":");
         put_json_value(b, p->id);
     } else if ((v = nonempty_str(ev, "activitypub.activity.id")) != NULL) {
@@ -199,7 +227,7 @@ static void outbound(ft_buf *b, const ft_span *sp, const ft_event *ev,
     }
     if ((v = nonempty_str(ev, "activitypub.actor.id")) != NULL)
         put_attr_str(b, "actorId", v);
-    else if (p->actor != NULL) {
+    else if (p->actor.len) {
         ft_buf_puts(b, ",\"actorId\":");
         put_json_value(b, p->actor);
     }
@@ -228,7 +256,6 @@ bool ft__activity_record_json(const ft_span *sp, const ft_event *ev,
         inbound(out, sp, ev, json, &p);
     else
         outbound(out, sp, ev, json, &p);
-    json_decref(p.doc);
     return true;
 }
 

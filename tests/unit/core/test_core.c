@@ -5,9 +5,11 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/json_scan.h"
 #include "fedtrace/common.h"
 
 static void test_error_table(void **s)
@@ -227,6 +229,78 @@ static void test_ct_equal(void **state)
     assert_false(ft_ct_equal("a\0b", 3, "a\0c", 3));
 }
 
+/* The tree-less JSON scanner: members in order with their slices, names
+ * compared decoded, the last of a repeated name, strings decoded, and
+ * what is not JSON refused (the fuzzer compares it with jansson). */
+static void test_json_scan(void **st)
+{
+    (void)st;
+    ft_str doc = ft_str_c(" {\"a\" : [1, {\"b\":\"}\"}] ,\"\\u0063\":\"x\\ty\",\"a\":-0.5e+3 , \"n\":null} ");
+    ft_json_iter it;
+    ft_str k, v;
+    assert_true(ft_json_members(doc, &it));
+    assert_true(ft_json_next(&it, &k, &v));
+    assert_true(ft_json_key_is(k, "a"));
+    assert_int_equal(v.len, strlen("[1, {\"b\":\"}\"}]"));
+    assert_memory_equal(v.ptr, "[1, {\"b\":\"}\"}]", v.len);
+    assert_int_equal(ft_json_kind(v), '[');
+    assert_true(ft_json_next(&it, &k, &v));
+    assert_true(ft_json_key_is(k, "c")); /* \u0063 */
+    assert_false(ft_json_key_is(k, "\\u0063"));
+    assert_false(ft_json_plain(v));
+    ft_buf b = {0};
+    assert_true(ft_json_unescape(v, &b));
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.ptr, "x\ty", 3);
+    assert_true(ft_json_next(&it, &k, &v));
+    assert_int_equal(ft_json_kind(v), '0');
+    assert_true(ft_json_next(&it, &k, &v));
+    assert_int_equal(ft_json_kind(v), 'n');
+    assert_false(ft_json_next(&it, &k, &v));
+    assert_false(it.failed);
+    assert_true(ft_json_member(doc, "a", &v)); /* the last "a" */
+    assert_int_equal(v.len, 7);
+    assert_memory_equal(v.ptr, "-0.5e+3", 7);
+    assert_false(ft_json_member(doc, "zz", &v));
+
+    ft_buf_reset(&b); /* a surrogate pair and \u0000 */
+    assert_true(ft_json_unescape(ft_str_c("\"\\ud83d\\ude00\\u0000\\/\""), &b));
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.ptr, "\xf0\x9f\x98\x80\0/", 6);
+    ft_buf_free(&b);
+    assert_false(ft_json_unescape(ft_str_c("12"), &b));
+
+    static const char *const bad[] = {
+        "", " ", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[1 2]", "01", "1.", "-",
+        "1e", "+1", ".5", "tru", "nul", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\tb\"",
+        "\"\xc3\"", "\"\xed\xa0\x80\"", "{} {}", "{'a':1}", "[\"a\":1]", "{1:2}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (ft_json_valid(ft_str_c(bad[i])))
+            fail_msg("accepted as JSON: %s", bad[i]);
+    static const char *const good[] = {
+        "0", "-0", "1.5e-7", "1E+2", "123456789012345678901234567890", "\"\"", "\"\\u00e9\xc3\xa9\"",
+        "[]", "{}", " [ { } , [ ] ] ", "true", "null", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        if (!ft_json_valid(ft_str_c(good[i])))
+            fail_msg("refused as JSON: %s", good[i]);
+    /* a value at most FT_JSON_MAX_DEPTH deep, counting a scalar */
+    size_t n = FT_JSON_MAX_DEPTH;
+    char *deep = malloc(2 * n + 2);
+    assert_non_null(deep);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    assert_true(ft_json_valid((ft_str){deep, 2 * n}));
+    memset(deep, '[', n - 1);
+    deep[n - 1] = '1';
+    memset(deep + n, ']', n - 1);
+    assert_true(ft_json_valid((ft_str){deep, 2 * n - 1}));
+    memset(deep, '[', n);
+    deep[n] = '1';
+    memset(deep + n + 1, ']', n);
+    assert_false(ft_json_valid((ft_str){deep, 2 * n + 1}));
+    free(deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_alloc_hook),   cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_json_str_words),
         cmocka_unit_test(test_json_numbers), cmocka_unit_test(test_iso8601_and_hex),
+        cmocka_unit_test(test_json_scan),
         cmocka_unit_test(test_read_file),    cmocka_unit_test(test_ct_equal),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);

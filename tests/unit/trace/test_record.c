@@ -1,7 +1,9 @@
 /*
  * test_record.c - Fedify's record rules on the cases the fixtures do not
  * show: missing or broken activity JSON, actor objects, attribute
- * precedence on outbound events, NUL bytes and invalid UTF-8.
+ * precedence on outbound events, NUL bytes and invalid UTF-8, and the
+ * activity JSON's shapes that its one-pass reading must get right
+ * (escaped and repeated names, non-string types, text after the object).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -158,6 +160,60 @@ static void test_hostile_bytes_roundtrip(void **st)
     ft_kv_close(kv);
 }
 
+/* The activity JSON is read in one pass without a tree: the answers must
+ * be JSON.parse's. */
+static void test_activity_json_shapes(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *json, *type, *id, *actor; /* NULL: member absent */
+    } cases[] = {
+        /* escaped names and values; a repeated name: the last wins */
+        {"{\"t\\u0079pe\":\"Cre\\u0061te\",\"id\":\"https://a.example/1\",\"id\":\"https://a.example/2\"}",
+         "Create", "https://a.example/2", NULL},
+        /* actor as an object, after kilobytes of nested content */
+        {"{\"object\":{\"content\":[{\"x\":[1,2,{\"y\":\"}\"}]}],\"id\":\"https://o\"},"
+         "\"actor\":{\"type\":\"Person\",\"id\":\"https://a.example/u\"},\"type\":\"Like\"}",
+         "Like", NULL, "https://a.example/u"},
+        /* a number jansson cannot hold is still JSON */
+        {"{\"n\":1e999,\"big\":123456789012345678901234567890,\"type\":\"Undo\"}", "Undo", NULL, NULL},
+        /* text after the object: not JSON, nothing read */
+        {"{\"type\":\"Create\"} {}", "Unknown", NULL, NULL},
+        /* a lone surrogate: not JSON */
+        {"{\"type\":\"Create\",\"x\":\"\\ud800\"}", "Unknown", NULL, NULL},
+        /* type null: Unknown; actor neither string nor object with a string id */
+        {"{\"type\":null,\"actor\":{\"id\":7}}", "Unknown", NULL, NULL},
+        /* a non-ASCII escape, written back as JSON.stringify writes it */
+        {"{\"type\":\"\\u00e9\\n\\ud83d\\ude00\"}", "\xc3\xa9\n\xf0\x9f\x98\x80", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ft_attr a[] = {str_attr("activitypub.activity.json", ft_str_c(cases[i].json))};
+        json_t *r = record_of("activitypub.activity.received", a, 1);
+        assert_non_null(r);
+        assert_string_equal(s(r, "activityType"), cases[i].type);
+        if (cases[i].id)
+            assert_string_equal(s(r, "activityId"), cases[i].id);
+        else
+            assert_null(json_object_get(r, "activityId"));
+        if (cases[i].actor)
+            assert_string_equal(s(r, "actorId"), cases[i].actor);
+        else
+            assert_null(json_object_get(r, "actorId"));
+        assert_string_equal(s(r, "activityJson"), cases[i].json);
+        json_decref(r);
+    }
+    /* a type that is not a string stays JSON (compact); a null id is kept */
+    ft_attr a[] = {str_attr("activitypub.activity.json",
+                            FT_STR_LIT("{ \"type\" : [ \"Create\" , 2.5 ] , \"id\" : null }"))};
+    ft_event ev = {1795302980631941920ull, ft_str_c("activitypub.activity.received"), {a, 1}, 0};
+    ft_span sp = base_span(&ev);
+    ft_buf b = {0};
+    assert_true(ft__activity_record_json(&sp, &ev, &b));
+    assert_non_null(ft_memfind(b.ptr, b.len, "\"activityType\":[\"Create\",2.5],\"activityId\":null,",
+                               strlen("\"activityType\":[\"Create\",2.5],\"activityId\":null,")));
+    ft_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_inbound_actor_object_and_signatures),
         cmocka_unit_test(test_outbound_precedence),
         cmocka_unit_test(test_hostile_bytes_roundtrip),
+        cmocka_unit_test(test_activity_json_shapes),
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }
