@@ -13,7 +13,8 @@
  * --no-metrics.  One thread, one request at a time: no group commit.
  *
  * Output: a "result " line of key=value pairs (spans/s, user and system
- * CPU per span, seconds), then one line for people.  `perf record -g
+ * CPU per span, bytes handed to write calls per span, seconds), then one
+ * line for people.  `perf record -g
  * build/bench/ft_ingest_inproc ...` shows where the time goes.
  */
 #include "fedtrace/exporter.h"
@@ -36,6 +37,22 @@ static double now_s(void)
 static double tv_s(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Bytes this process has handed to write(2) and its kin so far (the
+ * "wchar" of /proc/self/io: LMDB's page writes, before the kernel's own
+ * accounting), -1 when unknown. */
+static long long written_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    long long v = -1;
+    char line[128];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "wchar: %lld", &v) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return v;
 }
 
 static int usage(void)
@@ -100,6 +117,7 @@ int main(int argc, char **argv)
     size_t spans = 0;
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);
+    long long w0 = written_bytes();
     double t0 = now_s();
     int status = 0;
     for (long i = 0; i < requests && status == 0; i++) {
@@ -125,15 +143,17 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &r1);
     double user = tv_s(r1.ru_utime) - tv_s(r0.ru_utime);
     double sys = tv_s(r1.ru_stime) - tv_s(r0.ru_stime);
+    long long w1 = written_bytes();
+    double wps = w0 >= 0 && w1 >= w0 ? (double)(w1 - w0) / (double)(spans ? spans : 1) : -1;
     if (status == 0 && spans > 0) {
         printf("result spans=%zu requests=%ld seconds=%.3f spans_per_s=%.0f "
-               "user_us_per_span=%.2f sys_us_per_span=%.2f metrics=%d\n",
+               "user_us_per_span=%.2f sys_us_per_span=%.2f written_per_span=%.0f metrics=%d\n",
                spans, requests, secs, (double)spans / secs, user * 1e6 / (double)spans,
-               sys * 1e6 / (double)spans, metrics);
+               sys * 1e6 / (double)spans, wps, metrics);
         printf("ft_ingest_inproc: %zu spans in %.2f s = %.0f spans/s; CPU per span "
-               "%.1f µs user + %.1f µs system\n",
+               "%.1f µs user + %.1f µs system; %.0f bytes written per span\n",
                spans, secs, (double)spans / secs, user * 1e6 / (double)spans,
-               sys * 1e6 / (double)spans);
+               sys * 1e6 / (double)spans, wps);
     }
     ft_exporter_destroy(ex);
     ft_metrics_destroy(m);
