@@ -80,6 +80,12 @@ typedef struct ft_kv_op {
     ft_kv_key key;
     ft_str value;   /* FT_KV_SET only */
     int64_t ttl_ms; /* FT_KV_SET only; <= 0: none */
+    /* FT_KV_SET only: the value is read back only through this interface
+     * (no other program reads it), so the store may keep it compressed:
+     * Redis then stores a zstd frame when that saves an eighth (LMDB
+     * compresses every value anyway).  Reads return the bytes written.
+     * Such a value is not for ft_kv_cas: the stored bytes differ. */
+    bool compressible;
 } ft_kv_op;
 
 /* Applies ops in order.  Atomic (all or nothing, and invisible to readers

@@ -234,13 +234,13 @@ ft_code ft_kv_batch(ft_kv *kv, const ft_kv_op *ops, size_t n, ft_err *err)
 ft_code ft_kv_set(ft_kv *kv, ft_kv_key key, ft_str value, int64_t ttl_ms,
                   ft_err *err)
 {
-    ft_kv_op op = {FT_KV_SET, key, value, ttl_ms};
+    ft_kv_op op = {FT_KV_SET, key, value, ttl_ms, false};
     return ft_kv_batch(kv, &op, 1, err);
 }
 
 ft_code ft_kv_delete(ft_kv *kv, ft_kv_key key, ft_err *err)
 {
-    ft_kv_op op = {FT_KV_DELETE, key, {NULL, 0}, 0};
+    ft_kv_op op = {FT_KV_DELETE, key, {NULL, 0}, 0, false};
     return ft_kv_batch(kv, &op, 1, err);
 }
 

@@ -94,4 +94,23 @@ ft_code ft_kv__entries_push_encoded(ft_kv_entries *e, ft_arena *arena,
 /* Compare two byte strings as memcmp with length tiebreak. */
 int ft_kv__bytes_cmp(ft_str a, ft_str b);
 
+/* ---- zstd frames for stored values (kv_zstd.c) ---- */
+
+#define FT_KV_COMPRESS_MIN 512          /* smaller values are kept as they are */
+#define FT_KV_FRAME_MAX ((size_t)1 << 30) /* a frame says its size; larger: corrupt */
+
+/* Whether v starts with the zstd frame magic (28 B5 2F FD). */
+bool ft_kv__is_frame(ft_str v);
+/* *out = v as a level-1 frame in the arena when v has FT_KV_COMPRESS_MIN
+ * bytes or more and the frame is at least an eighth smaller, else v
+ * itself; with force, always the frame.  FT_NOMEM (and, forced, a zstd
+ * failure) only. */
+ft_code ft_kv__compress(ft_arena *a, ft_str v, bool force, ft_str *out, ft_err *err);
+/* A frame's content into the arena (NUL after it, not counted);
+ * FT_CORRUPT when it does not decode or says more than FT_KV_FRAME_MAX. */
+ft_code ft_kv__decompress(ft_arena *a, ft_str frame, ft_str *out, ft_err *err);
+/* The same into *buf (ft_realloc'd, the caller's to free): FT_OK,
+ * FT_CORRUPT or FT_NOMEM, no message. */
+ft_code ft_kv__decompress_into(ft_str frame, char **buf, size_t *cap, ft_str *out);
+
 #endif

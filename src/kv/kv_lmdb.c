@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <lmdb.h>
-#include <zstd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,7 +236,6 @@ static int txn_begin(lmdb_env *e, unsigned flags, MDB_txn **txn)
 }
 
 #define ZFLAG ((uint64_t)1 << 63) /* in the expiry word: the value is zstd */
-#define COMPRESS_MIN 512
 
 static uint64_t stored_word(const MDB_val *v)
 {
@@ -253,50 +251,6 @@ static int64_t stored_expiry(const MDB_val *v)
     return (int64_t)(stored_word(v) & ~ZFLAG);
 }
 
-/* One compression context per thread (writers and readers run on many
- * threads, some short-lived: the UI's thread per connection), freed when
- * the thread ends. */
-static pthread_once_t zkeys_once = PTHREAD_ONCE_INIT;
-static pthread_key_t cctx_key, dctx_key;
-
-static void free_cctx(void *p)
-{
-    ZSTD_freeCCtx(p);
-}
-
-static void free_dctx(void *p)
-{
-    ZSTD_freeDCtx(p);
-}
-
-static void zkeys_init(void)
-{
-    pthread_key_create(&cctx_key, free_cctx);
-    pthread_key_create(&dctx_key, free_dctx);
-}
-
-static ZSTD_CCtx *thread_cctx(void)
-{
-    pthread_once(&zkeys_once, zkeys_init);
-    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
-    if (c == NULL && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
-        ZSTD_freeCCtx(c);
-        c = NULL;
-    }
-    return c;
-}
-
-static ZSTD_DCtx *thread_dctx(void)
-{
-    pthread_once(&zkeys_once, zkeys_init);
-    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
-    if (d == NULL && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(dctx_key, d) != 0) {
-        ZSTD_freeDCtx(d);
-        d = NULL;
-    }
-    return d;
-}
-
 /* The value of a data entry: in place, or decompressed into *buf (grown,
  * malloc'd, the caller's to free).  false: a frame that does not decode. */
 static bool stored_value(const MDB_val *v, char **buf, size_t *cap, ft_str *out)
@@ -307,24 +261,7 @@ static bool stored_value(const MDB_val *v, char **buf, size_t *cap, ft_str *out)
         *out = (ft_str){p, n};
         return true;
     }
-    unsigned long long size = ZSTD_getFrameContentSize(p, n);
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1u << 30))
-        return false;
-    if (*cap < size + 1) {
-        char *b = realloc(*buf, (size_t)size + 1);
-        if (b == NULL)
-            return false;
-        *buf = b;
-        *cap = (size_t)size + 1;
-    }
-    ZSTD_DCtx *d = thread_dctx();
-    if (d == NULL)
-        return false;
-    size_t got = ZSTD_decompressDCtx(d, *buf, (size_t)size, p, n);
-    if (ZSTD_isError(got) || got != size)
-        return false;
-    *out = (ft_str){*buf, (size_t)size};
-    return true;
+    return ft_kv__decompress_into((ft_str){p, n}, buf, cap, out) == FT_OK;
 }
 
 static void put_le64(unsigned char *p, int64_t v)
@@ -379,17 +316,11 @@ static ft_code prepare_value(lmdb_env *e, ft_arena *a, const ft_str *value,
                              stored *out, ft_err *err)
 {
     *out = (stored){*value, false};
-    if (!e->compress || value->len < COMPRESS_MIN)
+    if (!e->compress)
         return FT_OK;
-    ZSTD_CCtx *cc = thread_cctx();
-    size_t bound = ZSTD_compressBound(value->len);
-    char *z = cc ? ft_arena_alloc(a, bound) : NULL;
-    if (z == NULL)
-        return cc ? ft_err_set(err, FT_NOMEM, 0, "out of memory compressing a value") : FT_OK;
-    size_t zlen = ZSTD_compressCCtx(cc, z, bound, value->ptr, value->len, 1);
-    if (!ZSTD_isError(zlen) && zlen <= value->len - value->len / 8)
-        *out = (stored){{z, zlen}, true};
-    return FT_OK;
+    ft_code rc = ft_kv__compress(a, *value, false, &out->bytes, err);
+    out->z = rc == FT_OK && out->bytes.ptr != value->ptr;
+    return rc;
 }
 
 /* put (value not NULL) or delete one key inside a write transaction */
@@ -465,7 +396,7 @@ static ft_code lm_get_many(void *state, const ft_kv_key *keys, size_t n, ft_aren
         found[i] = FT_OK;
     }
     mdb_txn_abort(txn);
-    free(zbuf);
+    ft_free(zbuf);
     return code;
 }
 
@@ -520,7 +451,7 @@ static int apply_job(lmdb_env *e, MDB_txn *txn, wjob *j, int64_t now)
                      &zbuf, &zcap, &match);
         *o->result = match ? FT_OK : FT_CONFLICT;
     }
-    free(zbuf);
+    ft_free(zbuf);
     return rc;
 }
 
@@ -745,7 +676,7 @@ static ft_code lm_list(void *state, ft_kv_key prefix,
     if (code == FT_OK && rc != 0 && rc != MDB_NOTFOUND)
         code = lmdb_fail(err, rc, "list");
 done:
-    free(zbuf);
+    ft_free(zbuf);
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (code != FT_OK)

@@ -5,7 +5,12 @@
  * RedisKvStore names it -- the prefix (default "fedify::"), then the parts
  * with each ':' written as "_:", joined by "::" -- and holding the value
  * bytes as they are (fedtrace writes JSON text, which Fedify's JsonCodec
- * reads).  A TTL is the key's own PX expiry.
+ * reads), except for the values a batch marks compressible (only fedtrace
+ * reads them: spans, logs): those of 512 bytes or more are kept as a zstd
+ * frame when that saves an eighth.  So that a frame is never mistaken
+ * for a value, any value that starts with the frame magic is kept as a
+ * frame too; reads decompress every frame.  A TTL is the key's own PX
+ * expiry.
  *
  * Index: Redis has no ordered scan of its keyspace, so two sorted sets,
  * named after the prefix but outside it (so that Fedify's own
@@ -332,6 +337,7 @@ typedef struct rd_state {
     /* the index rebuild: resumed by every full sweep unless reindex=0;
      * with reindex=1 a whole pass at open too */
     bool rebuild;
+    bool compress; /* compressible values as zstd frames (compress=1, the default) */
     char *scan_pattern;   /* "<prefix>*", glob characters escaped */
     char scan_cursor[32]; /* SCAN cursor; "0" starts a pass */
     char *prune_from;     /* "(member" to resume the prune walk; NULL: start */
@@ -792,6 +798,7 @@ static ft_code parse_url(const ft_kv_url *url, rd_state *s, int *reindex,
     s->timeout_ms = DEFAULT_TIMEOUT_MS;
     s->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     *reindex = -1;
+    s->compress = true;
     const char *prefix = DEFAULT_PREFIX;
     size_t prefix_len = strlen(DEFAULT_PREFIX);
     for (size_t i = 0; i < url->n_params; i++) {
@@ -816,10 +823,13 @@ static ft_code parse_url(const ft_kv_url *url, rd_state *s, int *reindex,
                 return ft_err_set(err, FT_INVAL, 0,
                                   "reindex=%s: expected 1 or 0", value);
             *reindex = on ? 1 : 0;
+        } else if (strcmp(name, "compress") == 0) {
+            if (!ft_parse_bool(value, &s->compress))
+                return ft_err_set(err, FT_INVAL, 0, "compress=%s: expected 1 or 0", value);
         } else {
             return ft_err_set(err, FT_INVAL, 0,
                               "unknown parameter '%s' (redis knows prefix, "
-                              "timeout, connect_timeout, reindex, caps)",
+                              "timeout, connect_timeout, reindex, compress, caps)",
                               name);
         }
     }
@@ -1123,6 +1133,21 @@ static void rd_close(void *state)
     state_free(state);
 }
 
+/* A value as read from Redis into the arena: a zstd frame (written for
+ * a compressible op, or for any value that starts with the magic, so the
+ * two cannot be confused) decompressed, anything else copied. */
+static ft_code value_out(ft_arena *arena, const char *p, size_t n, ft_str *out, ft_err *err)
+{
+    ft_str v = {p, n};
+    if (ft_kv__is_frame(v))
+        return ft_kv__decompress(arena, v, out, err);
+    const char *c = n ? ft_arena_memdup(arena, p, n) : "";
+    if (c == NULL)
+        return ft_err_set(err, FT_NOMEM, 0, "out of memory reading a value");
+    *out = (ft_str){c, n};
+    return FT_OK;
+}
+
 static ft_code rd_get(void *state, ft_kv_key key, ft_arena *arena,
                       ft_str *value, ft_err *err)
 {
@@ -1146,11 +1171,7 @@ static ft_code rd_get(void *state, ft_kv_key key, ft_arena *arena,
     } else if (r->type != REDIS_REPLY_STRING) {
         rc = unexpected(s, err, "GET");
     } else {
-        const char *v = r->len ? ft_arena_memdup(arena, r->str, r->len) : "";
-        if (v == NULL)
-            rc = ft_err_set(err, FT_NOMEM, 0, "out of memory reading a value");
-        else
-            *value = (ft_str){v, r->len};
+        rc = value_out(arena, r->str, r->len, value, err);
     }
     freeReplyObject(r);
     return rc;
@@ -1195,12 +1216,8 @@ static ft_code rd_get_many(void *state, const ft_kv_key *keys, size_t n, ft_aren
             rc = unexpected(s, err, "MGET");
             break;
         }
-        const char *v = e->len ? ft_arena_memdup(arena, e->str, e->len) : "";
-        if (v == NULL) {
-            rc = ft_err_set(err, FT_NOMEM, 0, "out of memory reading values");
+        if ((rc = value_out(arena, e->str, e->len, &values[i], err)) != FT_OK)
             break;
-        }
-        values[i] = (ft_str){v, e->len};
         found[i] = FT_OK;
     }
     freeReplyObject(r);
@@ -1291,18 +1308,29 @@ static ft_code rd_batch(void *state, const ft_kv_op *ops, size_t n,
         cap += script_key_bytes(s, ops[i].key);
     script_args a;
     ft_code rc = FT_OK;
+    ft_arena *z = NULL; /* compressed values */
     if (!script_args_init(s, &a, n, 4, cap)) {
         rc = ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == FT_OK; i++) {
         const ft_kv_op *op = &ops[i];
         bool set = op->type == FT_KV_SET;
+        ft_str v = set ? op->value : (ft_str){"", 0};
+        bool frame = set && ft_kv__is_frame(v);
+        if (set && ((op->compressible && s->compress) || frame)) {
+            if (z == NULL && (z = ft_arena_create(0)) == NULL)
+                rc = ft_err_set(err, FT_NOMEM, 0, "out of memory in batch");
+            else
+                rc = ft_kv__compress(z, op->value, frame, &v, err);
+        }
         script_arg(&a, i, 0, set ? "s" : "d", 1);
         script_key(s, &a, i, op->key, 1);
-        script_arg(&a, i, 2, set && op->value.len ? op->value.ptr : "", set ? op->value.len : 0);
+        script_arg(&a, i, 2, v.len ? v.ptr : "", v.len);
         script_ttl(&a, i, 3, set ? op->ttl_ms : 0);
     }
+    if (rc != FT_OK)
+        goto out;
     redisReply *r;
     /* SETs and DELs with relative TTLs: sending them again is harmless */
     rc = eval(s, SCRIPT_BATCH, a.argv, a.lens, (int)a.argc, true, "batch", &r, err);
@@ -1313,6 +1341,7 @@ static ft_code rd_batch(void *state, const ft_kv_op *ops, size_t n,
     }
 out:
     script_args_free(&a);
+    ft_arena_destroy(z);
     return rc;
 }
 
@@ -1404,9 +1433,10 @@ static ft_code rd_list(void *state, ft_kv_key prefix,
                     rc = unexpected(s, err, "list");
                     break;
                 }
-                rc = ft_kv__entries_push_encoded(&res, arena,
-                                                 (ft_str){m->str, m->len},
-                                                 (ft_str){v->str, v->len}, err);
+                ft_str val;
+                if ((rc = value_out(arena, v->str, v->len, &val, err)) == FT_OK)
+                    rc = ft_kv__entries_push_encoded(&res, arena, (ft_str){m->str, m->len},
+                                                     val, err);
                 if (rc == FT_CORRUPT)
                     ft_err_prefix(err, s->index_key);
             }
@@ -1495,8 +1525,10 @@ static ft_code rd_list_many(void *state, const ft_kv_key *prefixes, size_t n, ft
                     bad = true;
                     break;
                 }
-                rc = ft_kv__entries_push_encoded(&res, arena, (ft_str){mb->str, mb->len},
-                                                 (ft_str){v->str, v->len}, err);
+                ft_str val;
+                if ((rc = value_out(arena, v->str, v->len, &val, err)) == FT_OK)
+                    rc = ft_kv__entries_push_encoded(&res, arena, (ft_str){mb->str, mb->len},
+                                                     val, err);
                 if (rc == FT_CORRUPT)
                     ft_err_prefix(err, s->index_key);
             }
@@ -1512,10 +1544,24 @@ static ft_code rd_list_many(void *state, const ft_kv_key *prefixes, size_t n, ft
     return FT_OK;
 }
 
+/* A value a swap cannot take here: one that starts with the zstd magic
+ * is kept as a frame of itself, so the bytes to compare would differ. */
+static ft_code cas_refused(const ft_str *expected, const ft_str *value, ft_err *err)
+{
+    if ((expected && ft_kv__is_frame(*expected)) || (value && ft_kv__is_frame(*value)))
+        return ft_err_set(err, FT_INVAL, 0,
+                          "redis: compare-and-swap of a value that starts with the zstd "
+                          "frame magic (28 B5 2F FD) is not supported");
+    return FT_OK;
+}
+
 static ft_code rd_cas(void *state, ft_kv_key key, const ft_str *expected,
                       const ft_str *value, int64_t ttl_ms, ft_err *err)
 {
     rd_state *s = state;
+    ft_code refused = cas_refused(expected, value, err);
+    if (refused != FT_OK)
+        return refused;
     size_t kl = datakey_len(s, key), ml = ft_kv__key_encoded_len(key);
     char *buf = ft_malloc(kl + ml + 1);
     if (buf == NULL)
@@ -1556,6 +1602,11 @@ static ft_code rd_cas(void *state, ft_kv_key key, const ft_str *expected,
 static ft_code rd_cas_many(void *state, ft_kv_cas_op *ops, size_t n, ft_err *err)
 {
     rd_state *s = state;
+    for (size_t i = 0; i < n; i++) {
+        ft_code refused = cas_refused(ops[i].expected, ops[i].value, err);
+        if (refused != FT_OK)
+            return refused;
+    }
     size_t cap = 0;
     for (size_t i = 0; i < n; i++)
         cap += script_key_bytes(s, ops[i].key);

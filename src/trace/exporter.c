@@ -1129,7 +1129,17 @@ static bool ops_push(ft_arena *a, ops *o, ft_kv_key k, ft_str val, int64_t ttl)
         o->v = v;
         o->cap = cap;
     }
-    o->v[o->n++] = (ft_kv_op){FT_KV_SET, k, val, ttl};
+    o->v[o->n++] = (ft_kv_op){FT_KV_SET, k, val, ttl, false};
+    return true;
+}
+
+/* The same for a value only fedtrace reads (spans, logs): the store may
+ * keep it compressed. */
+static bool ops_push_own(ft_arena *a, ops *o, ft_kv_key k, ft_str val, int64_t ttl)
+{
+    if (!ops_push(a, o, k, val, ttl))
+        return false;
+    o->v[o->n - 1].compressible = true;
     return true;
 }
 
@@ -1285,7 +1295,7 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
             }
             *p = ']';
         }
-        if (!ops_push(j->a, &j->o,
+        if (!ops_push_own(j->a, &j->o,
                       KEY(ex, j->a, FT_STR_LIT("_spans"), arena_str(j->a, acc->id, 32),
                           arena_str(j->a, acc->first_span, 16)),
                       v, ex->ttl_ms))
@@ -1481,7 +1491,7 @@ ft_code ft_exporter_export_logs(ft_exporter *ex, const ft_log_batch *batch,
             int tl = snprintf(tb, sizeof tb, "%020llu",
                               (unsigned long long)(lg->time_ns ? lg->time_ns : lg->observed_ns));
             int hl = snprintf(hb, sizeof hb, "%016llx", (unsigned long long)ft_fnv1a(FT_FNV_INIT, lj.ptr, lj.len));
-            ok = ok && ops_push(a, &j.o,
+            ok = ok && ops_push_own(a, &j.o,
                           KEY(ex, a, FT_STR_LIT("_logs"), t, arena_str(a, tb, (size_t)tl),
                               arena_str(a, hb, (size_t)hl)),
                           lj, ex->ttl_ms);

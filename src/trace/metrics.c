@@ -622,7 +622,7 @@ ft_code ft__metrics_halves(ft_metrics *m, const ft_str *prefix, size_t np,
         parts[np + 1] = (ft_str){ft_arena_strndup(a, tid, 32), 32};
         parts[np + 2] = (ft_str){ft_arena_strndup(a, sid, 16), 16};
         parts[np + 3] = c ? FT_STR_LIT("c") : FT_STR_LIT("s");
-        ops[n++] = (ft_kv_op){FT_KV_SET, {parts, np + 4}, {val, vlen}, PAIR_TTL_MS};
+        ops[n++] = (ft_kv_op){FT_KV_SET, {parts, np + 4}, {val, vlen}, PAIR_TTL_MS, false};
     }
     *out = ops;
     *n_out = n;

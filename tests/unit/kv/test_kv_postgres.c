@@ -311,7 +311,7 @@ static void fill(ft_kv *kv, int traces, int spans)
             parts[i][1] = S("traces");
             parts[i][2] = ft_str_c(names[i][0]);
             parts[i][3] = ft_str_c(names[i][1]);
-            ops[i] = (ft_kv_op){FT_KV_SET, {parts[i], 4}, S("{\"a\":1}"), 3600000};
+            ops[i] = (ft_kv_op){FT_KV_SET, {parts[i], 4}, S("{\"a\":1}"), 3600000, false};
         }
         ft_err err = {0};
         if (ft_kv_batch(kv, ops, (size_t)n, &err) != FT_OK)
@@ -609,9 +609,9 @@ static void test_batch_atomic(void **state)
         huge[i] = (char)('a' + (seed >> 16) % 26);
     }
     ft_kv_op ops[3] = {
-        {FT_KV_SET, K(S("b"), S("1")), S("1"), 0},
-        {FT_KV_DELETE, K(S("b"), S("0")), {NULL, 0}, 0},
-        {FT_KV_SET, K(S("b"), ((ft_str){huge, big})), S("3"), 0},
+        {FT_KV_SET, K(S("b"), S("1")), S("1"), 0, false},
+        {FT_KV_DELETE, K(S("b"), S("0")), {NULL, 0}, 0, false},
+        {FT_KV_SET, K(S("b"), ((ft_str){huge, big})), S("3"), 0, false},
     };
     set_ok(kv, K(S("b"), S("0")), S("0"), 0);
     ft_code rc = ft_kv_batch(kv, ops, 3, &err);
@@ -632,9 +632,9 @@ static void test_batch_atomic(void **state)
         char v[16];
         snprintf(v, sizeof v, "%d", i);
         ft_str vs = ft_str_c(v);
-        ft_kv_op pair[3] = {{FT_KV_SET, K(S("pair"), S("a")), vs, 0},
-                            {FT_KV_SET, K(S("pair"), S("b")), vs, 0},
-                            {FT_KV_SET, K(S("pair"), S("c")), vs, 0}};
+        ft_kv_op pair[3] = {{FT_KV_SET, K(S("pair"), S("a")), vs, 0, false},
+                            {FT_KV_SET, K(S("pair"), S("b")), vs, 0, false},
+                            {FT_KV_SET, K(S("pair"), S("c")), vs, 0, false}};
         if (ft_kv_batch(kv, pair, 3, &err) != FT_OK)
             fail_msg("batch: %s", err.msg);
     }

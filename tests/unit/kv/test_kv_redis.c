@@ -226,6 +226,59 @@ static void test_fedify_layout(void **state)
     ft_kv_close(kv);
 }
 
+/* A compressible op's value is kept as a zstd frame, smaller than the
+ * value; an op without the mark keeps its JSON bytes for Fedify. */
+static void test_compressible_frames(void **state)
+{
+    (void)state;
+    flush_all();
+    ft_kv *kv = open_default();
+    ft_err err = {0};
+    char *v = malloc(8192);
+    assert_non_null(v);
+    for (size_t j = 0; j < 8192; j++)
+        v[j] = "{\"traceId\":\"0af7651916cd43dd\"},"[j % 31];
+    ft_str parts[2][2] = {{S("z"), S("own")}, {S("z"), S("plain")}};
+    ft_kv_op ops[2] = {{FT_KV_SET, {parts[0], 2}, {v, 8192}, 0, true},
+                       {FT_KV_SET, {parts[1], 2}, {v, 8192}, 0, false}};
+    assert_int_equal(ft_kv_batch(kv, ops, 2, &err), FT_OK);
+    redisContext *c = raw_connect(server.port);
+    redisReply *r = raw1(c, "GET", "fedify::z::own");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_true(r->len < 8192 / 8);
+    assert_memory_equal(r->str, "\x28\xb5\x2f\xfd", 4);
+    freeReplyObject(r);
+    r = raw1(c, "GET", "fedify::z::plain");
+    assert_int_equal(r->len, 8192);
+    assert_memory_equal(r->str, v, 8192);
+    freeReplyObject(r);
+    ft_arena *a = ft_arena_create(0);
+    ft_str got;
+    assert_int_equal(ft_kv_get(kv, (ft_kv_key){parts[0], 2}, a, &got, &err), FT_OK);
+    assert_int_equal(got.len, 8192);
+    assert_memory_equal(got.ptr, v, 8192);
+    /* a damaged frame is an error, not bytes */
+    raw_ok(c, "SET fedify::z::own %b", "\x28\xb5\x2f\xfd\x01\x02", (size_t)6);
+    assert_int_equal(ft_kv_get(kv, (ft_kv_key){parts[0], 2}, a, &got, &err), FT_CORRUPT);
+    /* compress=0: the same op keeps its JSON bytes */
+    char url[700];
+    snprintf(url, sizeof url, "%s%scompress=0", server.url, strchr(server.url, '?') ? "&" : "?");
+    ft_kv *plain = open_ok(url);
+    assert_int_equal(ft_kv_batch(plain, ops, 1, &err), FT_OK);
+    r = raw1(c, "GET", "fedify::z::own");
+    assert_int_equal(r->len, 8192);
+    assert_memory_equal(r->str, v, 8192);
+    freeReplyObject(r);
+    ft_kv *bad = NULL;
+    assert_int_equal(ft_kv_open("redis://127.0.0.1:1?compress=maybe", &bad, &err), FT_INVAL);
+    assert_null(bad);
+    ft_kv_close(plain);
+    ft_arena_destroy(a);
+    redisFree(c);
+    ft_kv_close(kv);
+    free(v);
+}
+
 static void test_prefix_and_db(void **state)
 {
     (void)state;
@@ -345,7 +398,7 @@ static void test_list_uses_no_scan(void **state)
         snprintf(names[i], sizeof names[i], "%05d", i);
         parts[2 * i] = S("l");
         parts[2 * i + 1] = ft_str_c(names[i]);
-        ops[i] = (ft_kv_op){FT_KV_SET, {&parts[2 * i], 2}, ft_str_c(names[i]), 0};
+        ops[i] = (ft_kv_op){FT_KV_SET, {&parts[2 * i], 2}, ft_str_c(names[i]), 0, false};
     }
     assert_int_equal(ft_kv_batch(kv, ops, N, &err), FT_OK);
     redisContext *c = raw_connect(server.port);
@@ -617,7 +670,7 @@ static void test_round_trips(void **state)
         parts[i][1] = S("rt");
         parts[i][2] = ft_str_c(names[i]);
         ops[i] = (ft_kv_op){i % 10 == 9 ? FT_KV_DELETE : FT_KV_SET,
-                            {parts[i], 3}, S("{\"v\":1}"), i % 2 ? 60000 : 0};
+                            {parts[i], 3}, S("{\"v\":1}"), i % 2 ? 60000 : 0, false};
     }
     int before = rts(&p);
     assert_int_equal(ft_kv_batch(kv, ops, N, &err), FT_OK);
@@ -833,6 +886,7 @@ int main(void)
         return rc < 0 ? 1 : 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fedify_layout),
+        cmocka_unit_test(test_compressible_frames),
         cmocka_unit_test(test_prefix_and_db),
         cmocka_unit_test(test_url_errors),
         cmocka_unit_test(test_auth),
