@@ -1151,6 +1151,8 @@ typedef struct trace_acc {
     texts spans, logs, records;
     texts index; /* CAS strategy: [ms,"traceId"] entries */
     texts facts; /* LIST: "s"/"e" + service already written in this batch */
+    bool has_recent; /* LIST: the time of the batch's earliest activity */
+    int64_t recent_ms;
 } trace_acc;
 
 typedef struct accs {
@@ -1295,6 +1297,15 @@ static ft_code job_write(ft_exporter *ex, job *j, ft_err *err)
             }
             *p = ']';
         }
+        /* the time index: one entry per trace and batch, at its earliest
+         * activity (a trace is listed at its first activity; entries of
+         * later ones would only be skipped) */
+        if (acc->has_recent &&
+            !ops_push(j->a, &j->o,
+                      KEY(ex, j->a, FT_STR_LIT("_recent"), arena_fmt_ts(j->a, acc->recent_ms),
+                          arena_str(j->a, acc->id, 32)),
+                      FT_STR_LIT(""), ex->ttl_ms))
+            return nomem(err);
         if (!ops_push_own(j->a, &j->o,
                       KEY(ex, j->a, FT_STR_LIT("_spans"), arena_str(j->a, acc->id, 32),
                           arena_str(j->a, acc->first_span, 16)),
@@ -1422,14 +1433,15 @@ ft_code ft_exporter_export_spans(ft_exporter *ex, const ft_span_batch *batch,
             ft_str rj = buf_to_arena(a, &j.b);
             char ord[16];
             int ol = snprintf(ord, sizeof ord, "%u", ordinal);
-            ft_str ms = arena_fmt_ts(a, event_ms(ev));
             if (j.list) {
                 ft_kv_key rk = ordinal == 0
                                    ? KEY(ex, a, t, s)
                                    : KEY(ex, a, t, s, arena_str(a, ord, (size_t)ol));
-                ok = ops_push(a, &j.o, rk, rj, ex->ttl_ms) &&
-                     ops_push(a, &j.o, KEY(ex, a, FT_STR_LIT("_recent"), ms, t),
-                              FT_STR_LIT(""), ex->ttl_ms);
+                ok = ops_push(a, &j.o, rk, rj, ex->ttl_ms);
+                if (!acc->has_recent || event_ms(ev) < acc->recent_ms) {
+                    acc->has_recent = true;
+                    acc->recent_ms = event_ms(ev);
+                }
                 if (ok && acc->records.n == 0)
                     ok = texts_push(a, &acc->records, rj); /* marks "has activities" */
             } else {

@@ -395,6 +395,52 @@ static void run_two_events(const char *url)
 static void test_two_events_one_span_list(void **s) { (void)s; run_two_events(store_url("lmdb", "")); }
 static void test_two_events_one_span_cas(void **s) { (void)s; run_two_events(store_url("lmdb", "?caps=cas")); }
 
+/* The time index has one entry per trace and batch, at the batch's
+ * earliest activity of the trace; the trace is listed at its first. */
+static void test_recent_one_entry_per_batch(void **st)
+{
+    (void)st;
+    env e;
+    env_open(&e, store_url("lmdb", ""), 0);
+    ft_arena *a = ft_arena_create(0);
+    const uint64_t t0 = 1795302980000000000ull;
+    ft_span b1[2], b2[2];
+    mk_span(a, &b1[0], 7, 1, 2, "Create", t0);                /* t0, t0 + 1 ms */
+    mk_span(a, &b1[1], 7, 2, 1, "Like", t0 - 5000000000ull);   /* t0 - 5 s */
+    mk_span(a, &b2[0], 7, 3, 1, "Undo", t0 - 20000000000ull);  /* t0 - 20 s */
+    mk_span(a, &b2[1], 8, 1, 1, "Follow", t0 + 3000000000ull); /* t0 + 3 s */
+    assert_int_equal(ft_exporter_export_spans(e.ex, &(ft_span_batch){b1, 2, 0, {NULL, 0}}, NULL, NULL),
+                     FT_OK);
+    assert_int_equal(ft_exporter_export_spans(e.ex, &(ft_span_batch){b2, 2, 0, {NULL, 0}}, NULL, NULL),
+                     FT_OK);
+    ft_str parts[3] = {FT_STR_LIT("fedify"), FT_STR_LIT("traces"), FT_STR_LIT("_recent")};
+    ft_kv_entry *en;
+    size_t n;
+    assert_int_equal(ft_kv_list(e.kv, (ft_kv_key){parts, 3}, NULL, e.arena, &en, &n, NULL), FT_OK);
+    assert_int_equal(n, 3);
+    char t7[33], t8[33], ms[3][24];
+    trace_hex(7, t7);
+    trace_hex(8, t8);
+    snprintf(ms[0], sizeof ms[0], "%015llu", (unsigned long long)((t0 - 20000000000ull) / 1000000));
+    snprintf(ms[1], sizeof ms[1], "%015llu", (unsigned long long)((t0 - 5000000000ull) / 1000000));
+    snprintf(ms[2], sizeof ms[2], "%015llu", (unsigned long long)((t0 + 3000000000ull) / 1000000));
+    const char *tids[3] = {t7, t7, t8};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(en[i].key.n, 5);
+        assert_true(ft_str_eq_c(en[i].key.parts[3], ms[i]));
+        assert_true(ft_str_eq_c(en[i].key.parts[4], tids[i]));
+    }
+    ft_trace_summary *s;
+    assert_int_equal(ft_exporter_recent_traces(e.ex, NULL, e.arena, &s, &n, NULL, NULL), FT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(s[0].trace_id, t8);
+    assert_string_equal(s[1].trace_id, t7);
+    assert_int_equal(s[1].activity_count, 4);
+    assert_int_equal(s[1].first_ms, (int64_t)((t0 - 20000000000ull) / 1000000));
+    ft_arena_destroy(a);
+    env_close(&e);
+}
+
 /* A batch's spans of one trace are stored together (one key on LIST); a
  * later batch of the same trace adds to them, and spans sent again in a
  * batch cut differently are listed once. */
@@ -1269,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_reference_lmdb_list_only),
         cmocka_unit_test(test_create_needs_capabilities),
         cmocka_unit_test(test_two_events_one_span_list),
+        cmocka_unit_test(test_recent_one_entry_per_batch),
         cmocka_unit_test(test_two_events_one_span_cas),
         cmocka_unit_test(test_grouped_spans_list),
         cmocka_unit_test(test_grouped_spans_cas),
