@@ -7,30 +7,44 @@
 #
 #   sh bench/queries_vs_fedify.sh BUILD_DIR
 #
-# For each N: a throwaway Redis (ft_store_server redis) with its
-# persistence turned off, filled with N traces by ft_query_bench through
-# fedtrace's exporter (so it holds the keys Fedify's FedifySpanExporter
-# reads, and fedtrace's own); `fedtrace serve` on that Redis (UI and API
-# only, no sweeps); then bench/fedify/queries.mjs (node 22 and Fedify 2.3.6
-# from the Fedify end-to-end tests' install) checks that fedtrace's API and
-# Fedify's exporter -- on @fedify/redis's RedisKvStore over the same Redis
-# database, on a second database holding only a copy of Fedify's keys, and
-# on a MemoryKvStore holding the same copy -- give the same answers, then
-# times each query on each.  Prints one markdown section on stdout;
-# progress on stderr.  See bench/README.md.
+# One throwaway Redis (ft_store_server redis) with its persistence turned
+# off, grown from one size to the next: ft_query_bench adds the traces
+# from the size before up to N through fedtrace's exporter (so it holds
+# the keys Fedify's FedifySpanExporter reads, and fedtrace's own), all on
+# one synthetic clock, one trace a second, ending when the run starts.  At
+# each size: `fedtrace serve` on that Redis (UI and API only, no sweeps);
+# then bench/fedify/queries.mjs (node 22 and Fedify 2.3.6 from the Fedify
+# end-to-end tests' install) checks that fedtrace's API and Fedify's
+# exporter -- on @fedify/redis's RedisKvStore over the same Redis
+# database, and up to QVF_EXTRA_MAX traces also on a second database
+# holding only a copy of Fedify's keys and on a MemoryKvStore holding the
+# same copy -- give the same answers, and times each query on each.
+# Prints one markdown section on stdout; progress, and the time each step
+# took, on stderr.  See bench/README.md.
 #
 # Environment (defaults in brackets):
-#   QVF_TRACES   traces stored, one Redis each ["10000 100000"]; add
-#                1000000 by hand: about 6 minutes to fill, some 9 GB in
-#                Redis and 4 GB more in node for the MemoryKvStore copy
-#   QVF_QUERIES  timed queries per query and target [200]
-#   QVF_BUDGET   seconds of timing after which a query on a target stops
-#                early (Fedify's queries read the whole keyspace) [10]
-#   QVF_OWN      0: skip Fedify on a Redis database holding only its own
-#                keys (a copy of the records and summaries) [1]
-#   QVF_MEMORY   0: skip Fedify on MemoryKvStore [1]
-#   QVF_CHECK    random traces whose records are compared before timing,
-#                besides the newest and the oldest [5]
+#   QVF_TRACES     traces stored, in one growing Redis ["10000 100000
+#                  1000000"]; all three took 8.5 minutes on 2 cores, 6 of
+#                  them at 1M: 2.5 to add 900k traces (some 9 GB in
+#                  Redis), then one Fedify newest-100 call on Redis (about
+#                  2 minutes) and two activities calls (13 s each)
+#   QVF_QUERIES    timed queries per query and target [200]
+#   QVF_BUDGET     seconds of timing after which a query on a target stops
+#                  early (Fedify's queries read the whole keyspace); a
+#                  Fedify call longer than this is made once, its answer
+#                  check timed as the sample [10]
+#   QVF_EXTRA_MAX  Fedify on its own keys and on MemoryKvStore only up to
+#                  this many traces [100000]: at 1M they would add some 5
+#                  minutes (their 1M figures, by hand: bench/README.md)
+#   QVF_OWN        0: skip Fedify on a Redis database holding only its own
+#                  keys (a copy of the records and summaries) [1]
+#   QVF_MEMORY     0: skip Fedify on MemoryKvStore [1]
+#   QVF_CHECK      random traces whose records are compared before timing,
+#                  besides the newest and the oldest (where a call takes
+#                  longer than QVF_BUDGET, only as far as the check gets:
+#                  at 1M on Redis, the newest and the oldest) [5]
+#   QVF_FILL_JOBS  ft_query_bench's filling threads, one Redis connection
+#                  each [2]
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -43,12 +57,14 @@ fedtrace=$build/fedtrace
 query_bench=$build/bench/ft_query_bench
 store_server=$build/bench/ft_store_server
 
-sizes=${QVF_TRACES:-10000 100000}
+sizes=${QVF_TRACES:-10000 100000 1000000}
 queries=${QVF_QUERIES:-200}
 budget=${QVF_BUDGET:-10}
 memory=${QVF_MEMORY:-1}
 own=${QVF_OWN:-1}
 checks=${QVF_CHECK:-5}
+extra_max=${QVF_EXTRA_MAX:-100000}
+fill_jobs=${QVF_FILL_JOBS:-2}
 
 die() {
     echo "queries_vs_fedify: $*" >&2
@@ -59,11 +75,16 @@ say() {
 }
 
 [ -n "$sizes" ] || die "QVF_TRACES is empty"
-for v in $sizes "$queries" "$budget"; do
+for v in $sizes "$queries" "$budget" "$fill_jobs"; do
     case $v in
-    '' | *[!0-9]* | 0) die "QVF_TRACES, QVF_QUERIES, QVF_BUDGET: '$v' is not a positive integer" ;;
+    '' | *[!0-9]* | 0) die "QVF_TRACES, QVF_QUERIES, QVF_BUDGET, QVF_FILL_JOBS: '$v' is not a positive integer" ;;
     esac
 done
+case $extra_max in '' | *[!0-9]*) die "QVF_EXTRA_MAX: '$extra_max' is not a number" ;; esac
+# one Redis grows through the sizes: smallest first, each once
+# shellcheck disable=SC2086 # sizes: words
+sizes=$(printf '%s\n' $sizes | sort -n | uniq | tr '\n' ' ')
+sizes=${sizes% }
 case $memory in 0 | 1) ;; *) die "QVF_MEMORY: 0 or 1, not '$memory'" ;; esac
 case $own in 0 | 1) ;; *) die "QVF_OWN: 0 or 1, not '$own'" ;; esac
 own_db=1
@@ -156,27 +177,39 @@ ln -s "$deps/node_modules" "$tmp/node/node_modules"
 
 # ---- the runs ---------------------------------------------------------------
 
+# elapsed: seconds since the start of this script
+t_start=$(date +%s)
+elapsed() { echo $(($(date +%s) - t_start)); }
+times=
+
+say "starting Redis"
+qvf_tag=qvf
+if ! start_store redis "$qvf_tag"; then
+    cat "$tmp/ss-$qvf_tag.err" >&2
+    die "ft_store_server redis could not start a Redis server"
+fi
+url=$ss_url
+run "$node" "$tmp/node/queries.mjs" --redis "$url" --setup >"$tmp/setup" 3>&- ||
+    die "could not configure the Redis server"
+# one synthetic clock for every size: trace k starts at epoch + k s, and
+# the newest trace of the largest size is a second old when the run starts
+largest=${sizes##* }
+epoch_ms=$((($(date +%s) - largest) * 1000))
+filled=0
 for n in $sizes; do
-    say "$n traces: starting Redis"
-    qvf_tag=qvf-$n
-    if ! start_store redis "$qvf_tag"; then
-        cat "$tmp/ss-$qvf_tag.err" >&2
-        die "ft_store_server redis could not start a Redis server"
-    fi
-    url=$ss_url
-    run "$node" "$tmp/node/queries.mjs" --redis "$url" --setup >"$tmp/setup-$n" 3>&- ||
-        die "could not configure the Redis server"
-    say "$n traces: filling Redis with ft_query_bench"
+    say "$n traces: adding traces $filled to $((n - 1)) with ft_query_bench ($fill_jobs threads) [+$(elapsed) s]"
     t0=$(date +%s)
-    run "$query_bench" --store "$url" --traces "$n" --queries 1 >/dev/null 2>"$tmp/fill-$n" 3>&- || {
+    run "$query_bench" --store "$url" --traces "$n" --first "$filled" --epoch-ms "$epoch_ms" \
+        --jobs "$fill_jobs" --fill-only >/dev/null 2>"$tmp/fill-$n" 3>&- || {
         cat "$tmp/fill-$n" >&2
         die "ft_query_bench could not fill $n traces"
     }
     t1=$(date +%s)
     # ft_query_bench's own figure ("filled N traces in T s"), else the clock's
     secs=$(sed -n 's/.*filled [0-9]* traces in \([0-9.]*\) s.*/\1/p' "$tmp/fill-$n" | head -n 1)
-    echo "${secs:-$((t1 - t0))}" >"$tmp/fill-secs-$n"
-    say "$n traces: filled in ${secs:-$((t1 - t0))} s"
+    echo "$((n - filled)) ${secs:-$((t1 - t0))}" >"$tmp/fill-secs-$n"
+    say "$n traces: added $((n - filled)) in ${secs:-$((t1 - t0))} s"
+    filled=$n
 
     : >"$tmp/serve-$n.log"
     "$fedtrace" serve --store "$url" --ui-listen 127.0.0.1:0 --otlp-listen off \
@@ -204,18 +237,32 @@ for n in $sizes; do
         sleep 0.1
         i=$((i + 1))
     done
+    t2=$(date +%s)
 
-    say "$n traces: queries (fedtrace serve at $api)"
-    # room for a MemoryKvStore copy of every record
-    heap=$((4096 + n / 100))
+    # the extra Fedify targets (a copy of its keys in a second database, a
+    # MemoryKvStore) only up to QVF_EXTRA_MAX traces
+    n_memory=$memory
+    n_own_db=$own_db
+    heap=4096
+    if [ "$n" -gt "$extra_max" ]; then
+        n_memory=0
+        n_own_db=-1
+    elif [ "$memory" = 1 ]; then
+        # room for a MemoryKvStore copy of every record
+        heap=$((4096 + n / 100))
+    fi
+    say "$n traces: queries (fedtrace serve at $api) [+$(elapsed) s]"
     run "$node" --expose-gc --max-old-space-size="$heap" "$tmp/node/queries.mjs" \
         --redis "$url" --api "$api" --traces "$n" --queries "$queries" \
-        --budget "$budget" --memory "$memory" --own-db "$own_db" --check "$checks" \
+        --budget "$budget" --memory "$n_memory" --own-db "$n_own_db" --check "$checks" \
         >"$tmp/out-$n" 3>&- || die "queries.mjs failed with $n traces"
     sed 's/^/queries_vs_fedify:   /' "$tmp/out-$n" >&2
     stop_serve
-    stop_store redis "$qvf_tag" || say "ft_store_server did not stop cleanly"
+    t3=$(date +%s)
+    times="$times${times:+; }$n: fill $((t1 - t0)) s, serve $((t2 - t1)) s, queries $((t3 - t2)) s"
 done
+stop_store redis "$qvf_tag" || say "ft_store_server did not stop cleanly"
+say "done in $(elapsed) s ($times)"
 
 # ---- the report ---------------------------------------------------------------
 
@@ -233,7 +280,16 @@ ms() {
 cell() { # N TARGET QUERY
     r=$(result "$1" "$2" "$3")
     if [ -z "$r" ]; then
-        printf '%s' "not measured"
+        on=0
+        case $2 in
+        fedify-redis-own) on=$own ;;
+        fedify-memory) on=$memory ;;
+        esac
+        if [ "$on" = 1 ] && [ "$1" -gt "$extra_max" ]; then
+            printf '%s' "not run: time budget\\*"
+        else
+            printf '%s' "not measured"
+        fi
         return
     fi
     cn=$(echo "$r" | field n)
@@ -243,6 +299,7 @@ cell() { # N TARGET QUERY
     elif [ "$cn" -lt "$queries" ]; then
         printf ' (%s queries)' "$cn"
     fi
+    [ "$(echo "$r" | field sample)" != check ] || printf '†'
 }
 ratio() { # N TARGET QUERY: TARGET's p50 over fedtrace's
     a=$(result "$1" "$2" "$3" | field p50_ms)
@@ -273,7 +330,40 @@ redis_version=$(field redis_version <"$tmp/out-$first")
 fills=
 for n in $sizes; do
     keys=$(field dbsize <"$tmp/out-$n")
-    fills="$fills${fills:+; }$n traces: $keys keys, filled in $(cat "$tmp/fill-secs-$n") s"
+    read -r added secs <"$tmp/fill-secs-$n"
+    if [ "$added" = "$n" ]; then
+        fills="$fills${fills:+; }$n traces: $keys keys, filled in $secs s"
+    else
+        fills="$fills${fills:+; }$n traces: $keys keys, $added added in $secs s"
+    fi
+done
+# the sizes at which the extra targets were not run, and the cells whose
+# sample was the answer check's own calls
+over_extra=
+for n in $sizes; do
+    if [ "$n" -gt "$extra_max" ] && { [ "$own" = 1 ] || [ "$memory" = 1 ]; }; then
+        over_extra="$over_extra${over_extra:+, }$n"
+    fi
+done
+check_cells=
+for n in $sizes; do
+    for t in fedify-redis fedify-redis-own fedify-memory; do
+        for q in recent100 activities; do
+            r=$(result "$n" "$t" "$q")
+            [ -n "$r" ] || continue
+            [ "$(echo "$r" | field sample)" = check ] || continue
+            case $t in
+            fedify-redis) tn="Fedify + Redis" ;;
+            fedify-redis-own) tn="Fedify + Redis, own keys" ;;
+            fedify-memory) tn="Fedify + Memory" ;;
+            esac
+            case $q in
+            recent100) what="newest 100, 1 call" ;;
+            activities) what="one trace's activities, $(echo "$r" | field n) calls" ;;
+            esac
+            check_cells="$check_cells${check_cells:+; }$tn at $n traces, $what"
+        done
+    done
 done
 rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 node_v=$("$node" --version 2>/dev/null || echo unknown)
@@ -289,6 +379,8 @@ esac
 [ -z "${QVF_MEMORY+x}" ] || settings="$settings QVF_MEMORY=$memory"
 [ -z "${QVF_OWN+x}" ] || settings="$settings QVF_OWN=$own"
 [ -z "${QVF_CHECK+x}" ] || settings="$settings QVF_CHECK=$checks"
+[ -z "${QVF_EXTRA_MAX+x}" ] || settings="$settings QVF_EXTRA_MAX=$extra_max"
+[ -z "${QVF_FILL_JOBS+x}" ] || settings="$settings QVF_FILL_JOBS=$fill_jobs"
 own_text="**Fedify + Redis, own keys**: the same on a second database of the
 same server holding only a copy of the records and summaries (\`COPY\`), as
 a Redis that Fedify alone filled would hold them: its \`SCAN\`s do not walk
@@ -298,17 +390,28 @@ mem_text="**Fedify + Memory**: the same exporter on a \`MemoryKvStore\` holding
 a copy of the records and summaries (read from Redis before that part):
 Fedify without any store round trip."
 [ "$memory" = 1 ] || mem_text="Fedify + Memory was not measured (\`QVF_MEMORY=0\`)."
-
-million=
-case " $sizes " in
-*" 1000000 "*) ;;
-*) million="
-1M traces is left out by default (\`QVF_TRACES=\"10000 100000 1000000\"\` adds it):
-filling Redis takes about 6 minutes, and one Fedify newest-100 call on Redis,
-already about 13 s at 100k traces, takes minutes; with the rest of \`make
-bench\` that breaks its 30-minute budget. fedtrace alone at 1M traces (on
-LMDB) is in the section above." ;;
-esac
+check_note=
+if [ -n "$check_cells" ]; then
+    check_note="
+† A call of the answer check took longer than the $budget s budget, so
+nothing more was called and the cell's figures are the check's own calls,
+each timed from the call to the answer: for the newest 100 that one call;
+for one trace's activities the calls made until then, the newest and the
+oldest trace at least (so the records of the $checks random traces were
+compared there only as far as the check got). Here: $check_cells.
+"
+fi
+extra_note=
+if [ -n "$over_extra" ]; then
+    extra_note="
+\\* Not run at $over_extra traces (above \`QVF_EXTRA_MAX=$extra_max\`), to keep
+\`make bench\` within its 30-minute budget: with a million traces, copying
+Fedify's 2M keys and their calls would add some 5 minutes (by hand, one
+newest-100 call took 130 s on a database holding only Fedify's keys and
+16 s on \`MemoryKvStore\`). Their figures at 1M traces, measured by hand:
+\"Queries vs Fedify: Fedify's own keys and MemoryKvStore at 1M traces\" in
+[bench/README.md](../bench/README.md)."
+fi
 cat <<EOF
 ## Queries vs Fedify
 
@@ -318,14 +421,21 @@ exporter from the same stored data: the newest 100 traces (fedtrace:
 and the activity records of one trace (\`GET /api/traces/{traceId}\`;
 \`getActivitiesByTraceId(traceId)\`), a random stored trace each time, the
 same ids in the same order for everyone.
-\`${settings# }${settings:+ }sh bench/queries_vs_fedify.sh build\` started,
-per number of traces N, a throwaway Redis $redis_version (\`ft_store_server redis\`; persistence off,
-so no fsync paces the fill and no rewrite forks during the reads) and filled
-it with \`ft_query_bench --traces N\` through fedtrace's exporter: N inbound
-deliveries one second apart, two spans each, one activity record with 1–3
-KB of activity JSON; so it holds Fedify's keys (records and \`_summaries\`)
-and fedtrace's own ($fills).
-**fedtrace**: \`fedtrace serve\` (revision $rev) on that Redis, API only, sweeps off, read over one keep-alive HTTP
+\`${settings# }${settings:+ }sh bench/queries_vs_fedify.sh build\` started
+one throwaway Redis $redis_version (\`ft_store_server redis\`; persistence
+off, so no fsync paces the fill and no rewrite forks during the reads) and
+grew it through the sizes N: \`ft_query_bench --traces N --first M
+--fill-only --jobs $fill_jobs\` added the traces from the size M before
+(0 at first) through fedtrace's exporter, in $fill_jobs threads with a
+connection each. Every trace is an inbound delivery: a server span and its
+producer span with an \`activitypub.activity.received\` event, so one
+activity record with 1–3 KB of activity JSON; one trace a second, on one
+clock for all the sizes that ends when the run starts (so at the smaller
+sizes the newest trace is older). So Redis holds Fedify's keys (a record
+and a \`_summaries\` entry per trace) and fedtrace's own: the spans, its
+summary, time and service index entries, and its key index ($fills).
+**fedtrace**: \`fedtrace serve\` (revision $rev) on that Redis, API only,
+sweeps off, restarted at each size, read over one keep-alive HTTP
 connection with node's \`http\` client, timed until the body is read and
 \`JSON.parse\`d. **Fedify + Redis**: \`FedifySpanExporter\` of
 \`@fedify/fedify\` $(version_of @fedify/fedify) on \`@fedify/redis\`
@@ -335,15 +445,16 @@ over the same database, with the \`list()\` the exporter reads through from
 releases do: \`SCAN MATCH\` over the database, then a \`GET\` per key found).
 $own_text $mem_text All in one node $node_v process
 (\`bench/fedify/queries.mjs\`), one query at a time, one target after the
-other. Before any timing the answers were compared, and equal: the same 100
-traces in the same order with the same Fedify fields everywhere (and the
-newest 100 of the summaries in Redis), and the same records for the newest,
-the oldest and $checks random traces. Each cell: p50 / p99 in ms (nearest
-rank) of $queries timed queries after up to 3 untimed ones, or of fewer
-when the timed ones had taken $budget s (the cell then says how many). The
-ratios are Fedify's p50 over fedtrace's. $cpus CPUs, nothing pinned, other
-work running alongside.$million
+other. Before a target was timed its answers were compared, and equal: the
+same 100 traces in the same order with the same Fedify fields everywhere
+(and the newest 100 of the summaries in Redis), and the same records for
+the newest, the oldest and $checks random traces${check_cells:+ (in the cells marked †, as far as the check got)}. Each cell: p50 / p99 in
+ms (nearest rank) of $queries timed queries after up to 3 untimed ones (the
+answer check's calls among them), or of fewer when the timed ones had taken
+$budget s (the cell then says how many). The ratios are Fedify's p50 over
+fedtrace's. $cpus CPUs, nothing pinned, other work running alongside.
 
 | traces stored | query | fedtrace p50 / p99 ms (API on Redis) | Fedify + Redis p50 / p99 ms | Fedify + Redis, own keys p50 / p99 ms | Fedify + Memory p50 / p99 ms | ratio, p50 (Fedify / fedtrace): Redis · own keys · Memory |
 | --- | --- | --- | --- | --- | --- | --- |$rows
+$check_note$extra_note
 EOF

@@ -17,7 +17,9 @@
 # fedtrace serve on LMDB and on the same Redis.  Then it writes
 # docs/benchmarks.md with the medians, the ratios, the machine, every run,
 # and (when it was built) the decoder comparison of bench/decode_compare.sh.
-# See bench/README.md.
+# Progress goes to stderr, with the time since the start as each phase
+# begins ("bench: [+123 s] starting ...") and every phase's time on one
+# line at the end.  See bench/README.md.
 #
 # Environment (defaults in brackets):
 #   BENCH_STORES          stores to measure ["lmdb redis postgres"]; "none"
@@ -87,6 +89,28 @@ die() {
     exit 1
 }
 . "$root/bench/lib.sh"
+
+# phase NAME: the time since the start of run.sh and the start of NAME on
+# stderr; the phase before it ends, and its time goes into the summary that
+# `phase ""` prints at the end
+bench_start=$(date +%s)
+phase_name=
+phase_start=$bench_start
+phase_times=
+phase() {
+    phase_now=$(date +%s)
+    if [ -n "$phase_name" ]; then
+        phase_times="$phase_times${phase_times:+, }$phase_name $((phase_now - phase_start)) s"
+    fi
+    phase_name=$1
+    phase_start=$phase_now
+    if [ -n "$1" ]; then
+        echo "bench: [+$((phase_now - bench_start)) s] starting $1" >&2
+    else
+        echo "bench: [+$((phase_now - bench_start)) s] done; phase times: ${phase_times:-none}; total $((phase_now - bench_start)) s" >&2
+    fi
+}
+phase "setup"
 
 [ -x "$fedtrace" ] || die "$fedtrace is missing (make build)"
 [ -x "$loadgen" ] || die "$loadgen is missing (make build)"
@@ -469,6 +493,7 @@ store_why() {
 }
 
 for store in $stores; do
+    phase "ingest, $store"
     if [ "$store" != lmdb ]; then
         echo "bench: $store: starting the server (ft_store_server $store)" >&2
         if ! start_store "$store"; then
@@ -836,6 +861,7 @@ vs_section() {
 }
 
 if [ "$fedify_on" != 0 ]; then
+    phase "ingest vs Fedify"
     vs_section
 fi
 
@@ -1008,6 +1034,7 @@ store_list=$(echo "$store_list" | sed 's/\(.*\), /\1 and /')
 queries=
 query_traces=${BENCH_QUERY_TRACES-10000 100000 1000000}
 if [ -n "$query_traces" ] && [ -x "$build/bench/ft_query_bench" ]; then
+    phase "queries (ft_query_bench, LMDB)"
     for n in $query_traces; do
         echo "bench: queries with $n traces stored (ft_query_bench)" >&2
         qdir=$tmp/query-$n
@@ -1047,7 +1074,7 @@ fi
 decode=
 if [ "$decode_on" != 0 ] && [ -f "$root/bench/decode_compare.sh" ] &&
     [ -x "$build/bench/decode_compare" ]; then
-    echo "bench: decoder comparison (bench/decode_compare.sh)" >&2
+    phase "decoder comparison (bench/decode_compare.sh)"
     decode=$(sh "$root/bench/decode_compare.sh" "$build") ||
         die "bench/decode_compare.sh failed"
 fi
@@ -1055,7 +1082,7 @@ fi
 # the exporter alone (no HTTP, one thread): what a span costs the store path
 inproc=
 if [ "${BENCH_INPROC:-1}" != 0 ] && [ -x "$build/bench/ft_ingest_inproc" ]; then
-    echo "bench: in-process ingest (ft_ingest_inproc)" >&2
+    phase "in-process ingest (ft_ingest_inproc)"
     "$loadgen" --dump "$tmp/inproc.pb" --batch 512 >/dev/null 2>&1 ||
         die "ft_loadgen --dump failed"
     for run in $(seq "$runs"); do
@@ -1088,20 +1115,21 @@ fi
 # Fedify's exporter, and cost as the store grows (the 10-minute run)
 limits=
 if [ "${BENCH_LIMITS:-1}" != 0 ]; then
-    echo "bench: against the limits (bench/limits.sh)" >&2
+    phase "against the limits (bench/limits.sh)"
     limits=$(sh "$root/bench/limits.sh" "$build") || die "bench/limits.sh failed"
 fi
 qvf=
 if [ "${BENCH_QVF:-1}" != 0 ] && [ "$fedify_on" != 0 ]; then
-    echo "bench: queries against Fedify (bench/queries_vs_fedify.sh)" >&2
+    phase "queries vs Fedify (bench/queries_vs_fedify.sh)"
     qvf=$(sh "$root/bench/queries_vs_fedify.sh" "$build") ||
         die "bench/queries_vs_fedify.sh failed"
 fi
 growth=
 if [ "${BENCH_GROWTH:-1}" != 0 ]; then
-    echo "bench: sustained ingest (bench/growth.sh, ${GROWTH_SECONDS:-600} s)" >&2
+    phase "sustained ingest (bench/growth.sh, ${GROWTH_SECONDS:-600} s)"
     growth=$(sh "$root/bench/growth.sh" "$build") || die "bench/growth.sh failed"
 fi
+phase "the report"
 
 # what reaches the disk before the 200, per store, and where the servers run
 durability=
@@ -1635,3 +1663,4 @@ else
     mv "$out.tmp" "$out"
     echo "bench: wrote $out" >&2
 fi
+phase ""
