@@ -46,7 +46,11 @@
  * and JSON objects that themselves use the marker key -- is stored as
  * {"fedtrace:base64": "<base64 of the bytes>"} and read back byte for
  * byte.  CAS compares jsonb values, so JSON compares as JSON and wrapped
- * bytes compare exactly.
+ * bytes compare exactly.  The values a batch marks compressible (spans,
+ * logs: only fedtrace reads them) go in as zstd frames when that saves an
+ * eighth (compress=0: as JSON), so wrapped; a value that starts with the
+ * frame magic is always a frame, reads decompress every frame, and a CAS
+ * of such a value is refused.
  *
  * Connection: one per handle; every statement is prepared once per
  * connection; a batch of several operations is one pipeline (one round
@@ -97,6 +101,7 @@ typedef struct pg_state {
     char table[TABLE_NAME_MAX + 1];
     char qtable[TABLE_NAME_MAX + 3]; /* "table" */
     bool unlogged;
+    bool compress; /* compressible values as zstd frames (compress=1, the default) */
     bool collate_c; /* ordered statements need key COLLATE "C" */
     int64_t statement_timeout_ms;
     bool ready;     /* connected and statements prepared */
@@ -647,7 +652,7 @@ static ft_code value_from_result(const unsigned char *p, size_t n,
             return ft_err_set(err, FT_NOMEM, 0, "out of memory reading a value");
         if (b64_decode(p + hl, n - hl - 2, buf, &len)) {
             *out = (ft_str){buf, len};
-            return FT_OK;
+            return ft_kv__is_frame(*out) ? ft_kv__decompress(arena, *out, out, err) : FT_OK;
         }
     }
     char *copy = ft_arena_memdup(arena, p, n);
@@ -1099,7 +1104,7 @@ static bool own_param(const char *name)
 {
     return strcmp(name, "caps") == 0 || strcmp(name, "table") == 0 ||
            strcmp(name, "statement_timeout") == 0 ||
-           strcmp(name, "unlogged") == 0;
+           strcmp(name, "unlogged") == 0 || strcmp(name, "compress") == 0;
 }
 
 /* postgres://... with fedtrace's parameters removed and libpq defaults
@@ -1168,6 +1173,8 @@ static ft_code pg_open(const ft_kv_url *url, void **state, ft_err *err)
     const char *table = ft_kv__url_param(url, "table");
     const char *timeout = ft_kv__url_param(url, "statement_timeout");
     const char *unlogged = ft_kv__url_param(url, "unlogged");
+    const char *compress = ft_kv__url_param(url, "compress");
+    st->compress = true;
     if (table == NULL)
         table = DEFAULT_TABLE;
     st->statement_timeout_ms = DEFAULT_STATEMENT_TIMEOUT_MS;
@@ -1188,6 +1195,10 @@ static ft_code pg_open(const ft_kv_url *url, void **state, ft_err *err)
     if (unlogged != NULL && !ft_parse_bool(unlogged, &st->unlogged)) {
         code = ft_err_set(err, FT_INVAL, 0,
                           "postgres: unlogged=%s: expected true or false", unlogged);
+        goto fail;
+    }
+    if (compress != NULL && !ft_parse_bool(compress, &st->compress)) {
+        code = ft_err_set(err, FT_INVAL, 0, "postgres: compress=%s: expected 1 or 0", compress);
         goto fail;
     }
     snprintf(st->table, sizeof st->table, "%s", table);
@@ -1340,11 +1351,19 @@ static ft_code pg_get(void *state, ft_kv_key key, ft_arena *arena,
     return code;
 }
 
-static ft_code op_params(ft_arena *a, const ft_kv_op *op, params *p, ft_err *err)
+/* A value that starts with the zstd magic is always kept as a frame (so
+ * that reads can decompress every frame), a compressible one when that
+ * saves an eighth; either is then bytes, wrapped in the marker object. */
+static ft_code op_params(const pg_state *st, ft_arena *a, const ft_kv_op *op, params *p,
+                         ft_err *err)
 {
     ft_code code = alloc_key(a, op->key, false, &p->vals[0], &p->lens[0], err);
+    ft_str v = op->value;
+    bool frame = op->type == FT_KV_SET && ft_kv__is_frame(v);
+    if (code == FT_OK && ((op->type == FT_KV_SET && op->compressible && st->compress) || frame))
+        code = ft_kv__compress(a, op->value, frame, &v, err);
     if (code == FT_OK && op->type == FT_KV_SET)
-        code = alloc_value(a, op->value, &p->vals[1], &p->lens[1], err);
+        code = alloc_value(a, v, &p->vals[1], &p->lens[1], err);
     if (code == FT_OK && op->type == FT_KV_SET)
         code = alloc_int8(a, op->ttl_ms, op->ttl_ms <= 0, &p->vals[2],
                           &p->lens[2], err);
@@ -1410,7 +1429,7 @@ static ft_code pg_batch(void *state, const ft_kv_op *ops, size_t n, ft_err *err)
     if (ps == NULL)
         code = ft_err_set(err, FT_NOMEM, 0, "out of memory");
     for (size_t i = 0; i < n && code == FT_OK; i++)
-        code = op_params(a, &ops[i], &ps[i], err);
+        code = op_params(st, a, &ops[i], &ps[i], err);
     if (code != FT_OK) {
         ft_arena_destroy(a);
         return code;
@@ -1506,6 +1525,10 @@ static ft_code pg_cas(void *state, ft_kv_key key, const ft_str *expected,
                       const ft_str *value, int64_t ttl_ms, ft_err *err)
 {
     pg_state *st = state;
+    if ((expected && ft_kv__is_frame(*expected)) || (value && ft_kv__is_frame(*value)))
+        return ft_err_set(err, FT_INVAL, 0,
+                          "postgres: compare-and-swap of a value that starts with the zstd "
+                          "frame magic (28 B5 2F FD) is not supported");
     ft_arena *a;
     ft_code code = pg_begin(st, &a, err);
     if (code != FT_OK)

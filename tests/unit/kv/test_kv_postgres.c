@@ -238,6 +238,62 @@ static void test_fedify_layout(void **state)
     ft_kv_close(kv);
 }
 
+/* A compressible op's value is kept as a zstd frame in the marker object
+ * (base64), far smaller than the JSON; without the mark, and with
+ * compress=0, the JSON is jsonb as Fedify's table has it. */
+static void test_compressible_frames(void **state)
+{
+    (void)state;
+    PGconn *c = raw("postgres");
+    char buf[512];
+    size_t n = 8192;
+    char *v = malloc(n + 1);
+    assert_non_null(v);
+    /* a JSON array of one object repeated */
+    size_t w = 0;
+    v[w++] = '[';
+    while (w + 40 < n)
+        w += (size_t)sprintf(v + w, "%s{\"traceId\":\"0af7651916cd43dd\"}", w > 1 ? "," : "");
+    v[w++] = ']';
+    for (int plain = 0; plain < 2; plain++) {
+        ft_kv *kv = open_kv("postgres", plain ? "table=zc0&compress=0" : "table=zc1");
+        ft_str parts[2][2] = {{S("z"), S("own")}, {S("z"), S("fedify")}};
+        ft_kv_op ops[2] = {{FT_KV_SET, {parts[0], 2}, {v, w}, 0, true},
+                           {FT_KV_SET, {parts[1], 2}, {v, w}, 0, false}};
+        ft_err err = {0};
+        assert_int_equal(ft_kv_batch(kv, ops, 2, &err), FT_OK);
+        /* a frame comes back byte for byte (jsonb prints JSON its own way) */
+        if (!plain)
+            expect_kv_value(kv, (ft_kv_key){parts[0], 2}, v, w);
+        const char *tab = plain ? "zc0" : "zc1";
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT jsonb_typeof(value) || ' ' || octet_length(value::text) FROM %s "
+                                  "WHERE key = '{z,own}'", tab);
+        q1(c, sql, buf, sizeof buf);
+        long len = strtol(strchr(buf, ' ') + 1, NULL, 10);
+        if (plain) {
+            assert_true(strncmp(buf, "array ", 6) == 0);
+            assert_true(len >= (long)w);
+        } else {
+            assert_true(strncmp(buf, "object ", 7) == 0);
+            assert_true(len < (long)w / 8);
+            snprintf(sql, sizeof sql, "SELECT value ? 'fedtrace:base64' FROM %s WHERE key = '{z,own}'", tab);
+            assert_string_equal(q1(c, sql, buf, sizeof buf), "t");
+        }
+        snprintf(sql, sizeof sql, "SELECT jsonb_typeof(value) FROM %s WHERE key = '{z,fedify}'", tab);
+        assert_string_equal(q1(c, sql, buf, sizeof buf), "array");
+        ft_kv_close(kv);
+    }
+    ft_kv *bad = NULL;
+    ft_err err = {0};
+    char url[600];
+    url_for(url, sizeof url, "postgres", "compress=perhaps");
+    assert_int_equal(ft_kv_open(url, &bad, &err), FT_INVAL);
+    assert_null(bad);
+    PQfinish(c);
+    free(v);
+}
+
 static void test_open_options(void **state)
 {
     (void)state;
@@ -702,6 +758,7 @@ int main(void)
         return rc < 0 ? 1 : 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fedify_layout),
+        cmocka_unit_test(test_compressible_frames),
         cmocka_unit_test(test_open_options),
         cmocka_unit_test(test_list_index),
         cmocka_unit_test(test_list_icu_order),
