@@ -894,40 +894,55 @@ the tables above as the figures.
 | JSON string escaping checks eight plain bytes at a time | `ft_json_str` 9% (byte loop) | a few % |
 | Redis and PostgreSQL: the records of all traces a request summarizes read with one `ft_kv_list_many` (one script), the service facts of a list page likewise; a call whose client and server spans come in one request counted by that request without halves in the store; no arrival index (`_age`) where no disk budget applies | `perf` of `redis-server` under ingest: the server, not fedtrace, is saturated (fedtrace about 30% of its core); its time goes to the keys' index and expiry sorted sets (`zslInsert`, `dictFind`), and 31% of the keys were client/server halves, 16% arrival index entries; 23 of 27 scripts per request listed one trace's records | Redis at 512-span requests 23.5k → 26.3k spans/s, 44 → 39 µs of Redis CPU per span (median of 3 runs of 5 s, `BENCH_STORES=redis`); newest 100 on Redis: one script for the page's facts instead of one per trace |
 | `ft_loadgen` moves every timestamp forward on each pass over its pool | the sustained run's newest-100 p99 was 7 ms at 556k traces against 1.6 ms at 1M in `ft_query_bench`: every pass had the same times, so the newest entries of the time index were the later activities of many traces, which the walk must skip | the sustained run's store is ordered in time as a real server's is |
+| an activity's JSON and a stored record read in one pass without building a tree (`src/core/json_scan.c`, checked against jansson by a fuzzer) | with every span carrying an activity, `json_loadb` of each activity's 1–3 KB of JSON for its type, id and actor took 19% of the time, and of each stored record again for the trace summary 9% | every span with an activity (64-span bodies): 120 → 63 µs of user CPU per span; the fixtures' mix: 15–16 → 12.4–13.7 µs |
+| Redis and PostgreSQL: spans and logs (values only fedtrace reads) kept as zstd frames | `perf` of `redis-server`: copying its append-only file writes (12%) and rewriting it (`lzf_compress`, `rdbSaveObject`, 12%) cost in proportion to the bytes, three quarters of them span JSON; PostgreSQL parsed every span array into a jsonb tree | `ft_loadgen --batch 512 --connections 4` against `fedtrace serve`: Redis 18–20k → 29k spans/s (Redis system CPU down by two thirds), PostgreSQL 11–18k → 25–26k |
+| the time index: one entry per trace and request, at its earliest activity | every activity had an entry, but a trace is listed only at its first: the others were written to be skipped | Redis, every span with an activity, 64-span requests, 1 connection: 183 → 129 keys per request, 5.2k → 5.7k spans/s |
+| tried and dropped: LMDB with `MDB_WRITEMAP`; the data file grown ahead with zeros; zstd level −1 | `WRITEMAP`: system CPU 10 → 20 µs per span (page faults on the sparse map, `msync`); a file grown ahead: 9 → 14 µs; level −1: 10% less user CPU for 20% more disk | — |
 
-The same `make bench` before this work (revision 0630f35) and after it
-(revision a7a4658, from a fresh clone): LMDB at 512-span requests 14,417
-→ 26,462 spans/s (p99 194 → 118 ms), Redis 10,104 → 26,885, PostgreSQL
-13,832 → 16,006; activity records per second against Fedify on the same
-Redis 0.17× → 0.43× (mix) and 0.26× → 0.50× (worst case); LMDB bytes on
-disk per span about 1,670 → 790.
+For reference, earlier runs of the same `make bench`: at revision 0630f35
+LMDB at 512-span requests did 14,417 spans/s (p99 194 ms), Redis 10,104,
+PostgreSQL 13,832, and activity records per second against Fedify on the
+same Redis were 0.17× (mix) and 0.26× (worst case); at revision a7a4658
+26,462 (p99 118 ms), 26,885 and 16,006, and 0.43× and 0.50×.  The
+tables above are this run's.
 
-What stands in the way of 100,000 spans/s on LMDB (the target, 10 µs of
-CPU per span on one core): after these changes a span costs about 11–15
-µs of user CPU and 6–8 µs of system CPU in process (the table above).
-The system part is the kernel writing LMDB's dirty pages and syncing
-them, and it grows with the store: in the sustained run the daemon's
-system CPU per span goes from about 16 µs in the first minute to 25 µs
-at 10M spans while its user CPU stays at 16–18 µs, and ingest falls from
-38k spans/s at 10k stored spans to 32k at 100k, 21k at 1M and 17k at
-10M.  Keys that start with random trace ids dirty a different leaf page
-each (LMDB copies every page it changes, and its parents, at each
-commit), and the file grows at every commit, so the kernel allocates
-blocks and writes back more scattered pages per span as the store grows.
-The next steps the profile points at: keys that keep a request's writes
-together (time before trace id, with a trace index), and growing the
-file ahead of LMDB instead of block by block.  The user part is spread
-over compression (about 19%), span JSON (13%), summaries (13%), activity
-records (7%), RED counting (6%) and LMDB's B-tree.  Without compression
-(`?compress=0`) a span costs about 5 µs less and 2.8× the disk.  On
-Redis the store server is the limit (fedtrace uses about a third of its
-core): each stored key is a `SET` and two `ZADD`s (the ordered index
-that prefix listing needs, and the expiry index), about 340 keys per
-512-span request (8 s of ingest into a fresh Redis: 338), most of them
-spans, per-trace service facts and, on a shared store, the halves of
-calls that cross requests (among them every inbound delivery, whose
-caller is another server); Fedify's exporter on the same Redis writes
-only the activity records and their summaries.
+What stands in the way of 100,000 spans/s on LMDB: the disk's random
+writes, not the CPU.  `ft_ingest_inproc` hands about 3.9 KB to `write`
+calls per span (the table above) for 0.8 KB stored, and the block
+device's counters (`/sys/block/vda/stat`) show 0.86 write requests per
+span of 4.9 KB each: LMDB copies every page it changes at each commit,
+and a 512-span request changes about 243 leaf pages at random places,
+one per key whose first part after the family is a trace id (`mdb_dump`
+of one request: 83 service facts `_tf`, 81 span groups `_spans`, 33
+activity records, 23 `_tsum`, 23 Fedify `_summaries`), plus their branch
+pages and the span groups' overflow pages.  This machine's disk does
+about 27,000 scattered 4 KiB writes a second when each batch of 450 is
+followed by an `fdatasync` (the shape of an LMDB commit; 112 MB/s,
+against 1.4 GB/s sequential with `dd`), so at about one write per span
+LMDB ingest stays near 30,000 spans/s here whatever fedtrace's CPU does:
+the daemon used about 70% of its core at 512 × 4 connections.  The
+plain LMDB put loop of "Against the limits" (the same entries in the
+same order, one commit per request, nothing of fedtrace) tops out at
+about 35,000 entries a second, the same wall.  The way past it is a
+layout where a request's writes land next to each other: fedtrace's own
+per-trace keys grouped under the trace and ordered by time with a trace
+index, or a log-structured store; Fedify's own keys (`[P…, traceId,
+spanId]` records, `[P…, "_summaries", traceId]`) are random by trace
+and must stay as they are.  The same pages are why the sustained run's
+ingest falls as the store grows (the tree deepens and the scattered
+pages per request grow with it).  On the CPU side a span now costs about
+12 µs of user time in process: compression about a quarter, span JSON,
+summaries and RED counting most of the rest.
+
+On Redis the store server is the limit (fedtrace uses about a third of
+its core): each stored key is a `SET` and two `ZADD`s (the ordered index
+that prefix listing needs, and the expiry index), about 330 keys per
+512-span request, most of them span groups, per-trace service facts and,
+on a shared store, the halves of calls that cross requests (among them
+every inbound delivery, whose caller is another server); Fedify's
+exporter on the same Redis writes only the activity records and their
+summaries, so 10× its record rate while also storing every span would
+need far fewer keys per span than one index entry each.
 EOF
 }
 
@@ -1104,9 +1119,9 @@ if [ "${BENCH_INPROC:-1}" != 0 ] && [ -x "$build/bench/ft_ingest_inproc" ]; then
     for mode in lmdb lmdb-nocompress memory; do
         grep "^$mode " "$tmp/inproc.results" | awk -v m="$mode" '
             function val(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return 0 }
-            { n++; r[n] = val("spans_per_s"); u[n] = val("user_us_per_span"); s[n] = val("sys_us_per_span"); b[n] = val("kib") * 1024 / val("spans") }
+            { n++; r[n] = val("spans_per_s"); u[n] = val("user_us_per_span"); s[n] = val("sys_us_per_span"); b[n] = val("kib") * 1024 / val("spans"); w[n] = val("written_per_span") }
             function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
-            END { if (n) printf "| %s | %.0f | %.1f | %.1f | %s |\n", m, med(r, n), med(u, n), med(s, n), (m == "memory" ? "—" : sprintf("%.0f", med(b, n))) }'
+            END { if (n) printf "| %s | %.0f | %.1f | %.1f | %s | %s |\n", m, med(r, n), med(u, n), med(s, n), (m == "memory" ? "—" : sprintf("%.0f", med(b, n))), (m == "memory" ? "—" : sprintf("%.0f", med(w, n))) }'
     done >"$tmp/inproc.table"
     inproc=$(cat "$tmp/inproc.table")
 fi
@@ -1607,10 +1622,12 @@ EOF
 fixtures' mix) and exports it, 200 times, each time with new trace ids,
 in one thread: no HTTP, no concurrency, so no group commit.  Median of
 $runs runs.  CPU per span is what the process spent (user, and system:
-mostly writing and syncing LMDB's pages).
+mostly writing and syncing LMDB's pages).  Bytes written per span: what
+the process handed to \`write\` calls (\`wchar\` of \`/proc/self/io\`):
+LMDB writes every page it changed, whole, at each commit.
 
-| store | spans/s | user µs/span | system µs/span | bytes on disk per span |
-|---|--:|--:|--:|--:|
+| store | spans/s | user µs/span | system µs/span | bytes on disk per span | bytes written per span |
+|---|--:|--:|--:|--:|--:|
 $inproc
 EOF
     fi
