@@ -917,9 +917,10 @@ of one request: 83 service facts `_tf`, 81 span groups `_spans`, 33
 activity records, 23 `_tsum`, 23 Fedify `_summaries`), plus their branch
 pages and the span groups' overflow pages.  This machine's disk does
 about 27,000 scattered 4 KiB writes a second when each batch of 450 is
-followed by an `fdatasync` (the shape of an LMDB commit; 112 MB/s,
-against 1.4 GB/s sequential with `dd`), so at about one write per span
-LMDB ingest stays near 30,000 spans/s here whatever fedtrace's CPU does:
+followed by an `fdatasync` (the shape of an LMDB commit; `ft_disk_floor`
+in "The store path alone" measures it in each run, and the same bytes in
+order go 10–20 times faster), so at about one write per span LMDB
+ingest stays near 30,000 spans/s here whatever fedtrace's CPU does:
 the daemon used about 70% of its core at 512 × 4 connections.  The
 plain LMDB put loop of "Against the limits" (the same entries in the
 same order, one commit per request, nothing of fedtrace) tops out at
@@ -1096,6 +1097,7 @@ fi
 
 # the exporter alone (no HTTP, one thread): what a span costs the store path
 inproc=
+disk=
 if [ "${BENCH_INPROC:-1}" != 0 ] && [ -x "$build/bench/ft_ingest_inproc" ]; then
     phase "in-process ingest (ft_ingest_inproc)"
     "$loadgen" --dump "$tmp/inproc.pb" --batch 512 >/dev/null 2>&1 ||
@@ -1124,6 +1126,19 @@ if [ "${BENCH_INPROC:-1}" != 0 ] && [ -x "$build/bench/ft_ingest_inproc" ]; then
             END { if (n) printf "| %s | %.0f | %.1f | %.1f | %s | %s |\n", m, med(r, n), med(u, n), med(s, n), (m == "memory" ? "—" : sprintf("%.0f", med(b, n))), (m == "memory" ? "—" : sprintf("%.0f", med(w, n))) }'
     done >"$tmp/inproc.table"
     inproc=$(cat "$tmp/inproc.table")
+    # the disk under the stores, with writes shaped like LMDB's commits
+    if [ -x "$build/bench/ft_disk_floor" ]; then
+        for run in $(seq "$runs"); do
+            $pin_d "$build/bench/ft_disk_floor" --dir "$tmp" >"$tmp/disk-$run.out" 2>&1 ||
+                die "ft_disk_floor failed: $(cat "$tmp/disk-$run.out")"
+            sed -n 's/^result //p' "$tmp/disk-$run.out" >>"$tmp/disk.results"
+        done
+        disk=$(awk '
+            function val(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return 0 }
+            function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
+            { n++; w[n] = val("scattered_writes_per_s"); m[n] = val("scattered_mb_per_s"); q[n] = val("sequential_mb_per_s"); p = val("pages"); b = val("batches") }
+            END { if (n) printf "%d batches of %d scattered 4 KiB page writes, each batch then `fdatasync`: **%.0f writes/s** (%.1f MB/s); the same bytes in order: %.0f MB/s (median of %d runs)", b, p, med(w, n), med(m, n), med(q, n), n }' "$tmp/disk.results")
+    fi
 fi
 
 # the sections of their own scripts: against the limits, queries against
@@ -1629,6 +1644,10 @@ LMDB writes every page it changed, whole, at each commit.
 | store | spans/s | user µs/span | system µs/span | bytes on disk per span | bytes written per span |
 |---|--:|--:|--:|--:|--:|
 $inproc
+
+The disk under the stores (\`ft_disk_floor\`, in the same temporary
+directory): ${disk:-not measured}.  An LMDB commit is such a batch: the
+pages it copied land wherever its free list has room.
 EOF
     fi
     if [ -n "$limits" ]; then
