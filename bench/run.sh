@@ -895,7 +895,7 @@ the tables above as the figures.
 | Redis and PostgreSQL: the records of all traces a request summarizes read with one `ft_kv_list_many` (one script), the service facts of a list page likewise; a call whose client and server spans come in one request counted by that request without halves in the store; no arrival index (`_age`) where no disk budget applies | `perf` of `redis-server` under ingest: the server, not fedtrace, is saturated (fedtrace about 30% of its core); its time goes to the keys' index and expiry sorted sets (`zslInsert`, `dictFind`), and 31% of the keys were client/server halves, 16% arrival index entries; 23 of 27 scripts per request listed one trace's records | Redis at 512-span requests 23.5k → 26.3k spans/s, 44 → 39 µs of Redis CPU per span (median of 3 runs of 5 s, `BENCH_STORES=redis`); newest 100 on Redis: one script for the page's facts instead of one per trace |
 | `ft_loadgen` moves every timestamp forward on each pass over its pool | the sustained run's newest-100 p99 was 7 ms at 556k traces against 1.6 ms at 1M in `ft_query_bench`: every pass had the same times, so the newest entries of the time index were the later activities of many traces, which the walk must skip | the sustained run's store is ordered in time as a real server's is |
 | an activity's JSON and a stored record read in one pass without building a tree (`src/core/json_scan.c`, checked against jansson by a fuzzer) | with every span carrying an activity, `json_loadb` of each activity's 1–3 KB of JSON for its type, id and actor took 19% of the time, and of each stored record again for the trace summary 9% | every span with an activity (64-span bodies): 120 → 63 µs of user CPU per span; the fixtures' mix: 15–16 → 12.4–13.7 µs |
-| Redis and PostgreSQL: spans and logs (values only fedtrace reads) kept as zstd frames | `perf` of `redis-server`: copying its append-only file writes (12%) and rewriting it (`lzf_compress`, `rdbSaveObject`, 12%) cost in proportion to the bytes, three quarters of them span JSON; PostgreSQL parsed every span array into a jsonb tree | `ft_loadgen --batch 512 --connections 4` against `fedtrace serve`: Redis 18–20k → 29k spans/s (Redis system CPU down by two thirds), PostgreSQL 11–18k → 25–26k |
+| Redis and PostgreSQL: spans and logs (values only fedtrace reads) kept as zstd frames | `perf` of `redis-server`: copying its append-only file writes (12%) and rewriting it (`lzf_compress`, `rdbSaveObject`, 12%) cost in proportion to the bytes, three quarters of them span JSON; PostgreSQL parsed every span array into a jsonb tree | `make bench` at 512-span requests against the run of revision a7a4658: Redis 26,885 → 28,311 spans/s, PostgreSQL 16,006 → 19,879; Redis CPU per span in the Fedify comparison's mix 48 → 43 µs, while fedtrace's own rose 14.5 → 17.8 µs (compressing), so at 64-span requests from one connection records/s did not improve; Redis memory for spans about a third |
 | the time index: one entry per trace and request, at its earliest activity | every activity had an entry, but a trace is listed only at its first: the others were written to be skipped | Redis, every span with an activity, 64-span requests, 1 connection: 183 → 129 keys per request, 5.2k → 5.7k spans/s |
 | tried and dropped: LMDB with `MDB_WRITEMAP`; the data file grown ahead with zeros; zstd level −1 | `WRITEMAP`: system CPU 10 → 20 µs per span (page faults on the sparse map, `msync`); a file grown ahead: 9 → 14 µs; level −1: 10% less user CPU for 20% more disk | — |
 
@@ -916,8 +916,8 @@ one per key whose first part after the family is a trace id (`mdb_dump`
 of one request: 83 service facts `_tf`, 81 span groups `_spans`, 33
 activity records, 23 `_tsum`, 23 Fedify `_summaries`), plus their branch
 pages and the span groups' overflow pages.  This machine's disk does
-about 27,000 scattered 4 KiB writes a second when each batch of 450 is
-followed by an `fdatasync` (the shape of an LMDB commit; `ft_disk_floor`
+15,000 to 27,000 scattered 4 KiB writes a second (it varies from run to
+run) when each batch of 450 is followed by an `fdatasync` (the shape of an LMDB commit; `ft_disk_floor`
 in "The store path alone" measures it in each run, and the same bytes in
 order go 10–20 times faster), so at about one write per span LMDB
 ingest stays near 30,000 spans/s here whatever fedtrace's CPU does:
@@ -943,7 +943,11 @@ on a shared store, the halves of calls that cross requests (among them
 every inbound delivery, whose caller is another server); Fedify's
 exporter on the same Redis writes only the activity records and their
 summaries, so 10× its record rate while also storing every span would
-need far fewer keys per span than one index entry each.
+need far fewer keys per span than one index entry each.  The ratio to
+`redis-benchmark` compares bytes of stored values per second: since
+spans are kept as zstd frames (a third of their JSON) fedtrace stores
+fewer bytes per span, so that ratio fell (0.25 → 0.13) while its spans/s
+rose (28,455 → 41,103 in the limits run).
 EOF
 }
 
@@ -1097,7 +1101,7 @@ fi
 
 # the exporter alone (no HTTP, one thread): what a span costs the store path
 inproc=
-disk=
+disk_floor=
 if [ "${BENCH_INPROC:-1}" != 0 ] && [ -x "$build/bench/ft_ingest_inproc" ]; then
     phase "in-process ingest (ft_ingest_inproc)"
     "$loadgen" --dump "$tmp/inproc.pb" --batch 512 >/dev/null 2>&1 ||
@@ -1133,7 +1137,7 @@ if [ "${BENCH_INPROC:-1}" != 0 ] && [ -x "$build/bench/ft_ingest_inproc" ]; then
                 die "ft_disk_floor failed: $(cat "$tmp/disk-$run.out")"
             sed -n 's/^result //p' "$tmp/disk-$run.out" >>"$tmp/disk.results"
         done
-        disk=$(awk '
+        disk_floor=$(awk '
             function val(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return 0 }
             function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
             { n++; w[n] = val("scattered_writes_per_s"); m[n] = val("scattered_mb_per_s"); q[n] = val("sequential_mb_per_s"); p = val("pages"); b = val("batches") }
@@ -1646,7 +1650,7 @@ LMDB writes every page it changed, whole, at each commit.
 $inproc
 
 The disk under the stores (\`ft_disk_floor\`, in the same temporary
-directory): ${disk:-not measured}.  An LMDB commit is such a batch: the
+directory): ${disk_floor:-not measured}.  An LMDB commit is such a batch: the
 pages it copied land wherever its free list has room.
 EOF
     fi
