@@ -303,8 +303,9 @@ static void test_compressible_ops(void **state)
     static const char magic[] = "\x28\xb5\x2f\xfd not a frame";
     char *json = malloc(4096), *noise = malloc(700), *framey = malloc(900);
     assert_true(json && noise && framey);
+    static const char unit[] = "[{\"name\":\"span\",\"kind\":2},";
     for (size_t j = 0; j < 4096; j++)
-        json[j] = "[{\"name\":\"span\",\"kind\":2},"[j % 30];
+        json[j] = unit[j % (sizeof unit - 1)];
     uint32_t x = 2463534242u;
     for (size_t j = 0; j < 700; j++) {
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
