@@ -77,43 +77,57 @@ ft_code ft_kv__compress(ft_arena *a, ft_str v, bool force, ft_str *out, ft_err *
     return FT_OK;
 }
 
-ft_code ft_kv__decompress_into(ft_str frame, char **buf, size_t *cap, ft_str *out)
+/* The content size a frame declares; false when it declares none, or
+ * more than FT_KV_FRAME_MAX. */
+static bool frame_size(ft_str frame, size_t *size)
 {
-    unsigned long long size = ZSTD_getFrameContentSize(frame.ptr, frame.len);
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-        size > FT_KV_FRAME_MAX)
-        return FT_CORRUPT;
-    if (*cap < size + 1) {
-        char *b = ft_realloc(*buf, (size_t)size + 1);
-        if (b == NULL)
-            return FT_NOMEM;
-        *buf = b;
-        *cap = (size_t)size + 1;
-    }
+    unsigned long long n = ZSTD_getFrameContentSize(frame.ptr, frame.len);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > FT_KV_FRAME_MAX)
+        return false;
+    *size = (size_t)n;
+    return true;
+}
+
+/* The frame's content into dst (size bytes, as frame_size said). */
+static ft_code decompress_to(ft_str frame, char *dst, size_t size)
+{
     ZSTD_DCtx *d = thread_dctx();
     if (d == NULL)
         return FT_NOMEM;
-    size_t got = ZSTD_decompressDCtx(d, *buf, (size_t)size, frame.ptr, frame.len);
-    if (ZSTD_isError(got) || got != size)
+    size_t got = ZSTD_decompressDCtx(d, dst, size, frame.ptr, frame.len);
+    return ZSTD_isError(got) || got != size ? FT_CORRUPT : FT_OK;
+}
+
+ft_code ft_kv__decompress_into(ft_str frame, char **buf, size_t *cap, ft_str *out)
+{
+    size_t size;
+    if (!frame_size(frame, &size))
         return FT_CORRUPT;
-    *out = (ft_str){*buf, (size_t)size};
-    return FT_OK;
+    if (*cap < size + 1) {
+        char *b = ft_realloc(*buf, size + 1);
+        if (b == NULL)
+            return FT_NOMEM;
+        *buf = b;
+        *cap = size + 1;
+    }
+    ft_code rc = decompress_to(frame, *buf, size);
+    if (rc == FT_OK)
+        *out = (ft_str){*buf, size};
+    return rc;
 }
 
 ft_code ft_kv__decompress(ft_arena *a, ft_str frame, ft_str *out, ft_err *err)
 {
-    unsigned long long size = ZSTD_getFrameContentSize(frame.ptr, frame.len);
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-        size > FT_KV_FRAME_MAX)
+    size_t size;
+    if (!frame_size(frame, &size))
         return ft_err_set(err, FT_CORRUPT, 0, "a stored zstd frame does not decode");
-    char *b = ft_arena_alloc(a, (size_t)size + 1);
-    ZSTD_DCtx *d = thread_dctx();
-    if (b == NULL || d == NULL)
+    char *b = ft_arena_alloc(a, size + 1);
+    ft_code rc = b != NULL ? decompress_to(frame, b, size) : FT_NOMEM;
+    if (rc == FT_NOMEM)
         return ft_err_set(err, FT_NOMEM, 0, "out of memory decompressing a value");
-    size_t got = ZSTD_decompressDCtx(d, b, (size_t)size, frame.ptr, frame.len);
-    if (ZSTD_isError(got) || got != size)
+    if (rc != FT_OK)
         return ft_err_set(err, FT_CORRUPT, 0, "a stored zstd frame does not decode");
     b[size] = '\0';
-    *out = (ft_str){b, (size_t)size};
+    *out = (ft_str){b, size};
     return FT_OK;
 }
